@@ -1,0 +1,1 @@
+"""Hosting adapter: vendor-registered equipment. Built with the agent API issue."""

@@ -1,0 +1,1 @@
+"""Kubernetes adapter (kubernetes client): namespaces, quotas, volumes. Built in the Kubernetes issue."""

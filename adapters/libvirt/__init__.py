@@ -1,0 +1,1 @@
+"""libvirt adapter: hypervisor statistics and volume wipe. Built in the utilization issue."""

@@ -1,0 +1,1 @@
+"""OpenStack adapter (openstacksdk): inventory, quotas and actions. Built in the OpenStack issue."""

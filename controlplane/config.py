@@ -1,0 +1,206 @@
+"""One configuration: a YAML file validated by a pydantic-settings model, with ``YUNGUAN_`` environment overrides.
+
+It is parsed once (in ``agent.py`` or the CLI's entry) and passed down; nothing reads it from a module global.
+Every error names the file and the key. Secrets are ``SecretStr`` or file references, so they never print.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from controlplane.domain import CloudKind, Name, Zone
+
+# Suining 31: operation logs are kept complete for at least one year.
+MIN_RETENTION_DAYS = 365
+CONFIG_ENV = "YUNGUAN_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql://user@127.0.0.1/yunguan; default: SQLite in the state dir",
+    )
+    password_file: Path | None = Field(
+        default=None, description="file holding the database password, kept out of the URL"
+    )
+    busy_timeout_s: float = Field(default=30.0, gt=0, le=600, description="SQLite lock wait, seconds")
+
+
+class AuditSettings(_Section):
+    retention_days: int = Field(
+        default=400, description="days operation-log events are kept; at least 365 (Suining 31)"
+    )
+    checkpoint_every: int = Field(
+        default=1000, ge=1, le=1_000_000, description="events between signed checkpoints"
+    )
+    signing_key_file: Path | None = Field(
+        default=None, description="Ed25519 private key (PEM); default: audit-signing.key in the state dir"
+    )
+
+    @field_validator("retention_days")
+    @classmethod
+    def _at_least_a_year(cls, value: int) -> int:
+        if value < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"retention of {value} days is refused: Suining art. 31 requires operation logs to be kept "
+                f"complete for at least one year ({MIN_RETENTION_DAYS} days)"
+            )
+        return value
+
+
+class LogSettings(_Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = Field(
+        default="auto", description="auto: console on a TTY, JSON otherwise"
+    )
+
+
+class CloudSettings(_Section):
+    name: Name
+    kind: CloudKind
+    vendor: Name
+    zone: Zone
+    connection: str = Field(default="", description="clouds.yaml cloud name or kubeconfig context")
+
+
+_config_path: ContextVar[Path | None] = ContextVar("yunguan_config_path", default=None)
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``load_settings``; lower precedence than the environment."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = _config_path.get()
+        return read_yaml_config(path) if path is not None else {}
+
+
+class Settings(BaseSettings):
+    """Everything the agent and the CLI are configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="YUNGUAN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    state_dir: Path = Field(
+        default_factory=lambda: Path("~/.local/state/yunguan").expanduser(),
+        description="where the SQLite store, the audit signing key and caches live",
+    )
+    lang: Literal["zh", "en"] | None = Field(default=None, description="CLI language; default from the locale")
+    database: DatabaseSettings = DatabaseSettings()
+    audit: AuditSettings = AuditSettings()
+    log: LogSettings = LogSettings()
+    clouds: tuple[CloudSettings, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @field_validator("clouds")
+    @classmethod
+    def _unique_clouds(cls, value: tuple[CloudSettings, ...]) -> tuple[CloudSettings, ...]:
+        names = [c.name for c in value]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"cloud names must be unique; repeated: {', '.join(dupes)}")
+        return value
+
+    def database_url(self) -> str:
+        """The URL to connect with (a secret: never log it); SQLite in the state dir by default."""
+        if self.database.url is None:
+            return f"sqlite:///{self.state_dir / 'yunguan.db'}"
+        return self.database.url.get_secret_value()
+
+    def database_password(self) -> str | None:
+        if self.database.password_file is None:
+            return None
+        return self.database.password_file.read_text(encoding="utf-8").strip()
+
+    def signing_key_path(self) -> Path:
+        return self.audit.signing_key_file or self.state_dir / "audit-signing.key"
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log and operation-log redactors."""
+        secrets: list[str] = []
+        if self.database.url is not None:
+            url = self.database.url.get_secret_value()
+            secrets.append(url)
+            password = _url_password(url)
+            if password:
+                secrets.append(password)
+        if self.database.password_file is not None and self.database.password_file.exists():
+            password = self.database_password()
+            if password:
+                secrets.append(password)
+        return secrets
+
+
+def _url_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except ArgumentError:
+        return None
+
+
+def read_yaml_config(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML: {exc.problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, not {type(data).__name__}")
+    return data
+
+
+def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
+    """Parse the configuration once: ``path``, else ``$YUNGUAN_CONFIG``, else the embedded defaults."""
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV])
+    token = _config_path.set(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        source = str(path) if path is not None else "configuration"
+        lines = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            env = "YUNGUAN_" + "__".join(str(p).upper() for p in error["loc"] if isinstance(p, str))
+            lines.append(f"{source}: {key}: {error['msg']} (or environment {env})")
+        raise ConfigError("\n".join(lines)) from None
+    finally:
+        _config_path.reset(token)
