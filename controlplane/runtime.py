@@ -41,8 +41,12 @@ def open_runtime(settings: Settings, clock: Clock | None = None, check_schema: b
     engine = make_engine(
         settings.database_url(), settings.database_password(), busy_timeout_s=settings.database.busy_timeout_s
     )
-    if check_schema:
-        migrate.require_head(engine)
-    signer = load_or_create_signer(settings.signing_key_path())
+    try:
+        if check_schema:
+            migrate.require_head(engine)
+        signer = load_or_create_signer(settings.signing_key_path())
+    except BaseException:
+        engine.dispose()
+        raise
     audit = AuditLog(clock, signer, redactor, settings.audit.checkpoint_every)
     return Runtime(settings, engine, clock, redactor, signer, audit)

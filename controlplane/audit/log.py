@@ -14,13 +14,17 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from controlplane.audit.chain import GENESIS, Event, canonical_json, event_hash, format_time
+from controlplane.audit.chain import Event, canonical_json, event_hash, format_time
 from controlplane.audit.signing import Checkpoint, Signer
 from controlplane.clock import Clock
 from controlplane.redaction import Redactor
 from controlplane.store.tables import audit_checkpoints, audit_events, audit_head
 
 HEAD_ID = 1
+
+
+class AuditHeadMissingError(Exception):
+    """The head row created by the first migration is gone; appending would fork the chain."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,12 +108,9 @@ class AuditLog:
             .with_for_update()
         ).first()
         if row is None:
-            conn.execute(insert(audit_head).values(id=HEAD_ID, last_seq=0, last_hash=GENESIS))
-            row = conn.execute(
-                select(audit_head.c.last_seq, audit_head.c.last_hash)
-                .where(audit_head.c.id == HEAD_ID)
-                .with_for_update()
-            ).one()
+            raise AuditHeadMissingError(
+                "the operation log's head row is missing (the log was tampered with): run `yunguan audit verify`"
+            )
         return int(row.last_seq), str(row.last_hash)
 
     # -- retention -----------------------------------------------------------------------------------------------

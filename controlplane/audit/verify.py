@@ -92,6 +92,8 @@ def verify(
         expected_seq = ev.seq + 1
 
     last = report.last_seq or (report.first_seq or 1) - 1
+    if head is None and report.events:
+        report.add(last + 1, "truncated", "the log's head row is missing")
     if head is not None and head[0] != 0:
         if head[0] > last:
             report.add(last + 1, "truncated", f"the log's head says seq {head[0]} exists, the last event is {last}")

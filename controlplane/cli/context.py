@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+from controlplane.audit.log import AuditHeadMissingError
 from controlplane.audit.signing import SigningKeyError
 from controlplane.config import ConfigError, Settings, load_settings
 from controlplane.i18n import Lang, default_lang, t
@@ -95,7 +96,8 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        ctx = next((a for a in [*args, *kwargs.values()] if isinstance(a, typer.Context)), None)
+        # typer may hand over its own vendored click Context class: recognise the context by what it does
+        ctx = next((a for a in [*args, *kwargs.values()] if hasattr(a, "find_root")), None)
         st = state(ctx) if ctx is not None else CliState()
         redact = _redactor(st)
         try:
@@ -107,7 +109,7 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_INPUT) from None
         except ConfigError as exc:
             _fail(st, redact(str(exc)), EXIT_CONFIG)
-        except (SchemaError, SigningKeyError) as exc:
+        except (SchemaError, SigningKeyError, AuditHeadMissingError) as exc:
             _fail(st, redact(str(exc)), EXIT_STORE)
         except SQLAlchemyError as exc:
             detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]

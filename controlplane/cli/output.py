@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Any
 
 import yaml
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -34,13 +36,26 @@ def emit(
         plain = json.loads(json.dumps(list(rows), default=json_default))
         console.out(yaml.safe_dump(plain, allow_unicode=True, sort_keys=False), end="", highlight=False)
         return
-    table = Table(title=title or None, show_lines=False)
-    for index, (_, header) in enumerate(columns):
-        # names wrap; numbers, dates and codes stay on one line
-        table.add_column(header, overflow="fold", no_wrap=index >= 2)
-    for row in rows:
-        table.add_row(*[_cell(row.get(key)) for key, _ in columns])
-    console.print(table)
+    cells = [[_cell(row.get(key)) for key, _ in columns] for row in rows]
+    widths = [max([cell_len(h), *(cell_len(r[i]) for r in cells)]) for i, (_, h) in enumerate(columns)]
+    if sum(widths) + 3 * len(widths) + 1 <= console.width:
+        table = Table(title=title or None)
+        for _, header in columns:
+            table.add_column(header, no_wrap=True)
+        for line in cells:
+            table.add_row(*line)
+        console.print(table)
+        return
+    # too wide for this terminal: one block per row, like psql's expanded display
+    if title:
+        console.print(title, style="bold", highlight=False)
+    for number, line in enumerate(cells, start=1):
+        block = Table(show_header=False, box=box.SIMPLE_HEAD, title=f"[{number}]", title_justify="left")
+        block.add_column(style="bold")
+        block.add_column(overflow="fold")
+        for (_, header), value in zip(columns, line, strict=True):
+            block.add_row(header, value)
+        console.print(block)
 
 
 def _cell(value: Any) -> str:

@@ -306,6 +306,14 @@ sync_all() {
 
 # ---------------------------------------------------------------------------------------------------------- services
 start_gunicorn() { spawn "$1" "$RUN/$1" "$VENV/bin/gunicorn"; }
+wait_http() { # NAME : wait until its API root answers; fail fast if the process died
+  local name="$1" port="${PORT[$1]}" end=$((SECONDS + 120))
+  until http_up "$port"; do
+    pid_alive "$PIDS/$name.pid" || { tail -n 15 "$LOGS/$name.log" >&2; die "$name died, see $LOGS/$name.log"; }
+    ((SECONDS < end)) || die "timed out waiting for $name on :$port"
+    sleep 0.5
+  done
+}
 http_up() { curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$1/" | grep -c '^[1-4]' >/dev/null; }
 start_daemon() { # NAME BINARY CONFIG-FILES...
   local name="$1" bin="$2"; shift 2
@@ -344,16 +352,14 @@ cmd_start() {
   sync_all
   log "keystone"
   start_gunicorn keystone
-  wait_for 60 "keystone on :${PORT[keystone]}" http_up "${PORT[keystone]}"
+  wait_http keystone
   log "bootstrap users, roles, catalog"
   OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" vpy "$OSDIR/bootstrap.py" --password "$PASSWORD" \
     >>"$LOGS/bootstrap.log" 2>&1 || { tail -n 30 "$LOGS/bootstrap.log" >&2; die "bootstrap failed"; }
   log "APIs"
   local s
   for s in placement nova-api glance neutron cinder-api; do start_gunicorn "$s"; done
-  for s in placement nova-api glance neutron cinder-api; do
-    wait_for 90 "$s on :${PORT[$s]}" http_up "${PORT[$s]}"
-  done
+  for s in placement nova-api glance neutron cinder-api; do wait_http "$s"; done
   log "nova conductor/scheduler, $n fake computes, cinder scheduler/volume"
   start_daemon nova-conductor nova-conductor "$ETC/nova/nova.conf"
   start_daemon nova-scheduler nova-scheduler "$ETC/nova/nova.conf"

@@ -90,7 +90,9 @@ def project_conn(conn, project):
     if cache is None:
         cache = _local.conns = {}
     if project.id not in cache:
-        cache[project.id] = conn.connect_as_project(project.id)
+        cache[project.id] = conn.connect_as_project(
+            {"id": project.id, "name": project.name, "domain_id": project.domain_id}
+        )
     return cache[project.id]
 
 

@@ -92,12 +92,14 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
     )
     op.create_index("ix_audit_events_time", "audit_events", ["time"])
-    op.create_table(
+    head = op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("last_seq", sa.BigInteger, nullable=False),
         sa.Column("last_hash", sa.String(64), nullable=False),
     )
+    # the single head row exists from the start, so concurrent first appends queue on it instead of racing
+    op.bulk_insert(head, [{"id": 1, "last_seq": 0, "last_hash": "0" * 64}])
     op.create_table(
         "audit_checkpoints",
         sa.Column("id", sa.Integer, primary_key=True),
