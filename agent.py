@@ -26,14 +26,14 @@ def run(config: Path | None = None, check: bool = False) -> int:
     try:
         settings = load_settings(config)
     except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)  # noqa: T201 - logging is not configured yet
+        print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(Redactor(settings.secret_values()), settings.log.level, settings.log.format, sys.stdout)
     log = get_logger("yunguan.agent")
     try:
         runtime = open_runtime(settings)
     except SchemaError as exc:
-        log.error("store not ready", error=str(exc))
+        log.error("store not ready", error=str(exc))  # noqa: TRY400 - the message is the cause; no traceback
         return EXIT_STORE
     log.info("agent ready", state_dir=str(settings.state_dir), database=runtime.engine.url.get_backend_name())
     if check:

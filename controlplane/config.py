@@ -45,9 +45,7 @@ class AuditSettings(_Section):
     retention_days: int = Field(
         default=400, description="days operation-log events are kept; at least 365 (Suining 31)"
     )
-    checkpoint_every: int = Field(
-        default=1000, ge=1, le=1_000_000, description="events between signed checkpoints"
-    )
+    checkpoint_every: int = Field(default=1000, ge=1, le=1_000_000, description="events between signed checkpoints")
     signing_key_file: Path | None = Field(
         default=None, description="Ed25519 private key (PEM); default: audit-signing.key in the state dir"
     )
@@ -95,9 +93,7 @@ class _YamlSource(PydanticBaseSettingsSource):
 class Settings(BaseSettings):
     """Everything the agent and the CLI are configured with."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="YUNGUAN_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = SettingsConfigDict(env_prefix="YUNGUAN_", env_nested_delimiter="__", extra="forbid", frozen=True)
 
     state_dir: Path = Field(
         default_factory=lambda: Path("~/.local/state/yunguan").expanduser(),
@@ -164,7 +160,7 @@ def _url_password(url: str) -> str | None:
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).password  # type: ignore[return-value]
+        return make_url(url).password
     except ArgumentError:
         return None
 

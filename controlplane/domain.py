@@ -153,9 +153,7 @@ class AllocationRevision(Frozen):
     @model_validator(mode="after")
     def _period(self) -> Self:
         if self.effective_to is not None and self.effective_to < self.effective_from:
-            raise ValueError(
-                f"effective to {self.effective_to} is before effective from {self.effective_from}"
-            )
+            raise ValueError(f"effective to {self.effective_to} is before effective from {self.effective_from}")
         limit = {
             AllocationKind.TEMPORARY: (TEMPORARY_MAX_MONTHS, "Bozhou 22"),
             AllocationKind.EMERGENCY: (EMERGENCY_MAX_MONTHS, "Bozhou 24"),

@@ -10,8 +10,8 @@ from typing import Literal
 
 Lang = Literal["zh", "en"]
 
+# key -> (Chinese, English)
 MESSAGES: dict[str, tuple[str, str]] = {
-    # key: (zh, en)
     "unit": ("使用单位", "unit"),
     "system": ("应用系统", "system"),
     "cloud": ("云平台", "cloud"),
@@ -34,7 +34,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ledger_title": ("{day} 批复资源台账", "Approved allocations on {day}"),
     "history_title": ("资源台账修订历史", "Ledger revision history"),
     "import_ok": ("已导入 {source}", "imported {source}"),
-    "import_dry": ("试运行：{source} 校验通过，未写入任何内容", "dry run: {source} is valid, nothing written"),
+    "import_dry": (
+        "试运行：{source} 校验通过，未写入任何内容",
+        "dry run: {source} is valid, nothing written",
+    ),
     "import_rejected": (
         "{source} 被整体拒绝，共 {n} 处错误，未写入任何内容：",
         "{source} rejected whole, {n} error(s), nothing written:",
@@ -42,7 +45,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "created": ("新增", "created"),
     "updated": ("更新", "updated"),
     "unchanged": ("未变化的修订", "unchanged revisions"),
-    "major_changes": ("重大变更（变化超过50%，按新上云办理，亳州第22条）：", "major changes (> 50%, handled as new onboarding, Bozhou 22):"),
+    "major_changes": (
+        "重大变更（变化超过50%，按新上云办理，亳州第22条）：",
+        "major changes (> 50%, handled as new onboarding, Bozhou 22):",
+    ),
     "nothing_approved": ("{day} 没有批复的资源", "nothing approved on {day}"),
     "db_upgraded": ("数据库已升级到 {rev}：{url}", "database at {rev}: {url}"),
     "verify_ok": (
@@ -50,11 +56,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "operation log intact: {events} events (seq {first}-{last}), {checkpoints} signed checkpoints valid",
     ),
     "verify_bad": ("操作日志被篡改：首个异常序号 {seq}", "operation log TAMPERED: first bad seq {seq}"),
-    "exported": ("已导出 {events} 条事件和 {checkpoints} 个检查点到 {out}", "exported {events} events and {checkpoints} checkpoints to {out}"),
+    "exported": (
+        "已导出 {events} 条事件和 {checkpoints} 个检查点到 {out}",
+        "exported {events} events and {checkpoints} checkpoints to {out}",
+    ),
     "checkpoint_signed": ("已签名检查点：序号 {seq}", "signed checkpoint at seq {seq}"),
     "checkpoint_empty": ("操作日志为空，无需签名", "the operation log is empty; nothing to sign"),
     "purged": ("已清理 {n} 条超过保留期的事件", "purged {n} events older than the retention"),
     "error": ("错误", "error"),
+    "kind.standard": ("标准", "standard"),
+    "kind.temporary": ("临时", "temporary"),
+    "kind.emergency": ("应急", "emergency"),
 }
 
 

@@ -7,13 +7,15 @@ structure. The structlog processor and the operation log's payload encoder both 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any
 
 MASK = "***"
-SECRET_KEY = re.compile(r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|authorization)$", re.I)
+SECRET_KEY = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|authorization)$", re.IGNORECASE
+)
 # user:password@ in any URL-looking string
-URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)", re.I)
+URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?P<at>@)", re.IGNORECASE)
 
 
 class Redactor:
@@ -41,5 +43,7 @@ class Redactor:
             return [self.value(v) for v in value]
         return value
 
-    def structlog_processor(self, _logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    def structlog_processor(
+        self, _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+    ) -> Mapping[str, Any]:
         return {k: self.value(v, k) if k != "event" else self.value(v) for k, v in event_dict.items()}

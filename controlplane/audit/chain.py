@@ -72,7 +72,7 @@ class Event:
         return data
 
 
-def event_hash(
+def event_hash(  # noqa: PLR0917 - the fields of the documented encoding, in its order
     seq: int,
     time: str,
     actor: str,

@@ -87,7 +87,9 @@ class AuditLog:
                 checkpoints.append(self.signer.sign(seq, digest, time, "periodic"))
             last_seq, last_hash = seq, digest
         conn.execute(insert(audit_events), rows)
-        conn.execute(update(audit_head).where(audit_head.c.id == HEAD_ID).values(last_seq=last_seq, last_hash=last_hash))
+        conn.execute(
+            update(audit_head).where(audit_head.c.id == HEAD_ID).values(last_seq=last_seq, last_hash=last_hash)
+        )
         if checkpoints:
             conn.execute(insert(audit_checkpoints), [c.to_json() for c in checkpoints])
         return seqs
@@ -103,9 +105,7 @@ class AuditLog:
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
         row = conn.execute(
-            select(audit_head.c.last_seq, audit_head.c.last_hash)
-            .where(audit_head.c.id == HEAD_ID)
-            .with_for_update()
+            select(audit_head.c.last_seq, audit_head.c.last_hash).where(audit_head.c.id == HEAD_ID).with_for_update()
         ).first()
         if row is None:
             raise AuditHeadMissingError(
@@ -142,7 +142,12 @@ class AuditLog:
                 actor=actor,
                 action="audit.purge",
                 target=f"audit_events<={cut}",
-                after={"deleted": deleted, "cut_seq": cut, "cutoff": cutoff, "retention_days": retention_days},
+                after={
+                    "deleted": deleted,
+                    "cut_seq": cut,
+                    "cutoff": cutoff,
+                    "retention_days": retention_days,
+                },
             ),
         )
         return int(deleted)

@@ -64,9 +64,7 @@ class Signer:
         return Checkpoint(seq, event_hash, time, kind, self.key_id, signature)
 
     def public_pem(self) -> bytes:
-        return self.public.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        return self.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def signature_valid(public: Ed25519PublicKey, checkpoint: Checkpoint) -> bool:

@@ -44,7 +44,7 @@ class Report:
         self.problems.append(Problem(seq, kind, detail))
 
 
-def verify(
+def verify(  # noqa: PLR0912 - one pass over the stream checks every tampering kind in order
     events: Iterable[Event],
     checkpoints: Iterable[Checkpoint],
     public: Ed25519PublicKey,

@@ -34,7 +34,8 @@ def root(
     ] = None,
     lang: Annotated[Lang | None, typer.Option("--lang", help="zh or en (default: config, then locale)")] = None,
     actor: Annotated[
-        str | None, typer.Option("--actor", help="who is acting, for the operation log (default operator:$USER)")
+        str | None,
+        typer.Option("--actor", help="who is acting, for the operation log (default operator:$USER)"),
     ] = None,
 ) -> None:
     st = CliState(config_path=config, lang_option=lang)
@@ -53,7 +54,12 @@ def db_upgrade(ctx: typer.Context) -> None:
     migrate.upgrade(rt.engine)
     with rt.engine.begin() as conn:
         sync_clouds(conn, rt.configured_clouds(), rt.audit, st.actor)
-    print_msg(st, "db_upgraded", rev=migrate.current(rt.engine), url=rt.engine.url.render_as_string(hide_password=True))
+    print_msg(
+        st,
+        "db_upgraded",
+        rev=migrate.current(rt.engine),
+        url=rt.engine.url.render_as_string(hide_password=True),
+    )
 
 
 @app.command("agent")

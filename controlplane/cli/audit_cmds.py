@@ -14,9 +14,9 @@ from controlplane.audit.chain import format_time
 from controlplane.audit.log import iter_events, read_checkpoints, read_head
 from controlplane.audit.signing import load_public_key
 from controlplane.audit.verify import verify as verify_log
-from controlplane.clock import CST
 from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_INPUT, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.clock import CST
 
 app = typer.Typer(help="The operation log (操作日志): verify, export, checkpoint, purge.", no_args_is_help=True)
 
@@ -30,7 +30,8 @@ def _cst_midnight(day: dt.datetime) -> str:
 def verify(
     ctx: typer.Context,
     checkpoints: Annotated[
-        Path | None, typer.Option("--checkpoints", help="an earlier export kept off-box: its checkpoints are checked too")
+        Path | None,
+        typer.Option("--checkpoints", help="an earlier export kept off-box: its checkpoints are checked too"),
     ] = None,
     public_key: Annotated[
         Path | None, typer.Option("--public-key", help="PEM public key (default: the configured signing key)")
@@ -90,7 +91,9 @@ def verify(
 @guarded
 def export(
     ctx: typer.Context,
-    since: Annotated[dt.datetime | None, typer.Option("--since", formats=["%Y-%m-%d"], help="first day (UTC+8)")] = None,
+    since: Annotated[
+        dt.datetime | None, typer.Option("--since", formats=["%Y-%m-%d"], help="first day (UTC+8)")
+    ] = None,
     until: Annotated[
         dt.datetime | None, typer.Option("--until", formats=["%Y-%m-%d"], help="day after the last (UTC+8)")
     ] = None,

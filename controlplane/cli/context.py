@@ -98,7 +98,7 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         # typer may hand over its own vendored click Context class: recognise the context by what it does
         ctx = next((a for a in [*args, *kwargs.values()] if hasattr(a, "find_root")), None)
-        st = state(ctx) if ctx is not None else CliState()
+        st = state(ctx) if ctx is not None else CliState()  # type: ignore[arg-type]
         redact = _redactor(st)
         try:
             return func(*args, **kwargs)

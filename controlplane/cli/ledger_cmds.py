@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 
 from controlplane import units
-from controlplane.clock import today_cst
 from controlplane.cli.context import guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.clock import today_cst
 from controlplane.ledger import export as ledger_export
 from controlplane.ledger.forms import read_ledger_file
 from controlplane.ledger.rows import parse_ledger
-from controlplane.ledger.store import Approved, apply_batch, approved_at, footprints, history, load_clouds, sync_clouds
+from controlplane.ledger.store import (
+    Approved,
+    apply_batch,
+    approved_at,
+    footprints,
+    history,
+    load_clouds,
+    sync_clouds,
+)
 from controlplane.store.tables import departments
 
 app = typer.Typer(help="The approved ledger (资源台账): import, show, export.", no_args_is_help=True)
@@ -99,6 +107,9 @@ def show(
     with rt.engine.connect() as conn:
         items = history(conn, system) if all_revisions else approved_at(conn, day, system)
     rows = [_row(i, all_revisions) for i in items]
+    if output is Format.TABLE:
+        for row in rows:
+            row["kind"] = st.t(f"kind.{row['kind']}")
     keys = ["unit", "system", "cloud", "vcpu", "memory_gib", "storage_gib", "instances"]
     if any(r["rack_units"] or r["power_w"] or r["devices"] for r in rows):
         keys += ["rack_units", "power_w", "bandwidth_mbps", "devices"]

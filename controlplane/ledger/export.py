@@ -15,8 +15,11 @@ from controlplane.domain import FootprintItem, FootprintKind
 from controlplane.ledger.columns import COLUMNS
 from controlplane.ledger.store import Approved
 
-_FOOTPRINT_COLUMN = {FootprintKind.PROJECT: "projects", FootprintKind.NAMESPACE: "namespaces",
-                     FootprintKind.EQUIPMENT: "equipment"}
+_FOOTPRINT_COLUMN = {
+    FootprintKind.PROJECT: "projects",
+    FootprintKind.NAMESPACE: "namespaces",
+    FootprintKind.EQUIPMENT: "equipment",
+}
 
 
 def to_rows(
@@ -59,8 +62,9 @@ def to_rows(
         if (item.system.key, item.cloud) not in placed:
             placed.add((item.system.key, item.cloud))
             for kind, column in _FOOTPRINT_COLUMN.items():
-                refs = [f.ref for f in footprint if f.system == item.system.key and f.cloud == item.cloud
-                        and f.kind == kind]
+                refs = [
+                    f.ref for f in footprint if f.system == item.system.key and f.cloud == item.cloud and f.kind == kind
+                ]
                 row[column] = ";".join(refs)
         rows.append(row)
     return rows
@@ -87,8 +91,11 @@ def write(path: Path, rows: list[dict[str, Any]], lang: str) -> None:
             sheet.append([row[k] for k in keys])
         book.save(path)
     elif suffix in (".yaml", ".yml"):
-        cleaned = [{k: v for k, v in row.items() if v not in ("", 0, "0")} | {
-            k: row[k] for k in ("vcpu", "memory_gib", "storage_gib")} for row in rows]
+        cleaned = [
+            {k: v for k, v in row.items() if v not in ("", 0, "0")}
+            | {k: row[k] for k in ("vcpu", "memory_gib", "storage_gib")}
+            for row in rows
+        ]
         path.write_text(yaml.safe_dump({"rows": cleaned}, allow_unicode=True, sort_keys=False), encoding="utf-8")
     else:
         raise ValueError(f"{path}: unknown file type: use .csv, .xlsx or .yaml")

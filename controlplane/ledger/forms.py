@@ -100,10 +100,7 @@ def _rows_from_table(source: str, table: list[list[Any]], first_row: int = 1) ->
     for offset, cells in enumerate(table[1:], start=first_row + 1):
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             continue
-        row: dict[str, Any] = {}
-        for key, cell in zip(keys, cells, strict=False):
-            if key is not None:
-                row[key] = cell
+        row = {key: cell for key, cell in zip(keys, cells, strict=False) if key is not None}
         ledger.rows.append((offset, row))
     if not ledger.rows:
         raise LedgerFileError(source, [RowError(None, None, "no data rows under the header")])

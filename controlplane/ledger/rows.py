@@ -36,16 +36,6 @@ _FOOTPRINT_KIND = {
     "namespaces": (FootprintKind.NAMESPACE, CloudKind.KUBERNETES),
     "equipment": (FootprintKind.EQUIPMENT, CloudKind.HOSTING),
 }
-_QUANTITY_COLUMNS = {
-    "vcpu": "vcpu",
-    "memory_bytes": "memory_gib",
-    "storage_bytes": "storage_gib",
-    "instances": "instances",
-    "rack_units": "rack_units",
-    "power_watts": "power_w",
-    "bandwidth_bps": "bandwidth_mbps",
-    "devices": "devices",
-}
 
 
 @dataclass
@@ -103,7 +93,7 @@ class _Row:
             return words.get("") if not required else None
         found = words.get(fold(value))
         if found is None:
-            choices = sorted({v for v in words.values()})
+            choices = sorted(set(words.values()))
             self.fail(key, f"unknown value {value!r}; one of: {', '.join(choices)}")
         return found
 
@@ -124,8 +114,7 @@ class _Row:
 
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    message = str(error["msg"]).removeprefix("Value error, ")
-    return message
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def parse_ledger(raw: RawLedger, known_clouds: Mapping[str, Cloud]) -> LedgerBatch:
@@ -166,17 +155,11 @@ def _parse_row(row: _Row, clouds: Mapping[str, Cloud], batch: LedgerBatch) -> No
     cloud = clouds.get(cloud_name) if cloud_name else None
     if cloud_name and cloud is None:
         known = ", ".join(sorted(clouds)) or "none configured"
-        row.fail("cloud", f"unknown cloud {cloud_name!r} (known: {known}); declare it under 'clouds:' in the config")
-    amounts = {
-        "vcpu": row.quantity("vcpu", units.cores),
-        "memory_bytes": row.quantity("memory_gib", units.gib_to_bytes),
-        "storage_bytes": row.quantity("storage_gib", units.gib_to_bytes),
-        "instances": row.quantity("instances", units.whole),
-        "rack_units": row.quantity("rack_units", units.whole),
-        "power_watts": row.quantity("power_w", units.whole),
-        "bandwidth_bps": row.quantity("bandwidth_mbps", units.mbit_to_bps),
-        "devices": row.quantity("devices", units.whole),
-    }
+        row.fail(
+            "cloud",
+            f"unknown cloud {cloud_name!r} (known: {known}); declare it under 'clouds:' in the config",
+        )
+    amounts = _amounts(row)
     approval_ref = row.text("approval_ref", required=True)
     approval_date = row.date("approval_date", required=True)
     effective_from = row.date("effective_from") or approval_date
@@ -184,20 +167,13 @@ def _parse_row(row: _Row, clouds: Mapping[str, Cloud], batch: LedgerBatch) -> No
     kind = row.word("kind", KIND_WORDS, required=True)
     stable_since = row.date("stable_since")
     status = row.word("status", STATUS_WORDS)
-    footprint: list[FootprintItem] = []
-    for column, (fp_kind, cloud_kind) in _FOOTPRINT_KIND.items():
-        refs = row.items(column)
-        if refs and cloud is not None and cloud.kind != cloud_kind:
-            row.fail(column, f"cloud {cloud.name!r} is {cloud.kind}, this column is for {cloud_kind} clouds")
-            continue
-        footprint.extend(
-            FootprintItem(system=code or f"{unit}/{name}", cloud=cloud_name or "", kind=fp_kind, ref=ref)
-            for ref in refs
-        )
+    footprint = _footprint(row, cloud, code or f"{unit}/{name}")
     if len(row.errors) > before:
         return
-    assert unit and name and zone and mode and cloud_name and approval_ref and approval_date and kind
-    assert effective_from is not None and level is not None
+    if not (unit and name and zone and mode and cloud_name and approval_ref and approval_date and kind):
+        raise AssertionError("required cells were checked above")  # pragma: no cover
+    if effective_from is None or level is None:
+        raise AssertionError("required cells were checked above")  # pragma: no cover
 
     key = code or f"{unit}/{name}"
     department = Department(name=unit, parent=parent) if parent != unit else None
@@ -209,10 +185,10 @@ def _parse_row(row: _Row, clouds: Mapping[str, Cloud], batch: LedgerBatch) -> No
         name=name,
         department=unit,
         mlps_level=level,
-        zone=zone,  # type: ignore[arg-type]
-        mode=mode,  # type: ignore[arg-type]
+        zone=zone,
+        mode=mode,
         stable_since=stable_since,
-        status=status or "active",  # type: ignore[arg-type]
+        status=status or "active",
     )
     quantities = Quantities(**{k: v for k, v in amounts.items() if v is not None})
     try:
@@ -237,7 +213,35 @@ def _parse_row(row: _Row, clouds: Mapping[str, Cloud], batch: LedgerBatch) -> No
     batch.footprints.extend((item, row.number) for item in footprint)
 
 
-def _merge(table: dict[str, tuple[Any, int]], key: str, value: Any, row: _Row, column: str, message: str) -> None:
+def _footprint(row: _Row, cloud: Cloud | None, system_key: str) -> list[FootprintItem]:
+    items: list[FootprintItem] = []
+    for column, (fp_kind, cloud_kind) in _FOOTPRINT_KIND.items():
+        refs = row.items(column)
+        if not refs or cloud is None:
+            continue
+        if cloud.kind != cloud_kind:
+            row.fail(column, f"cloud {cloud.name!r} is {cloud.kind}, this column is for {cloud_kind} clouds")
+            continue
+        items.extend(FootprintItem(system=system_key, cloud=cloud.name, kind=fp_kind, ref=ref) for ref in refs)
+    return items
+
+
+def _amounts(row: _Row) -> dict[str, Any]:
+    return {
+        "vcpu": row.quantity("vcpu", units.cores),
+        "memory_bytes": row.quantity("memory_gib", units.gib_to_bytes),
+        "storage_bytes": row.quantity("storage_gib", units.gib_to_bytes),
+        "instances": row.quantity("instances", units.whole),
+        "rack_units": row.quantity("rack_units", units.whole),
+        "power_watts": row.quantity("power_w", units.whole),
+        "bandwidth_bps": row.quantity("bandwidth_mbps", units.mbit_to_bps),
+        "devices": row.quantity("devices", units.whole),
+    }
+
+
+def _merge(  # noqa: PLR0917 - private helper, called with the same six things each time
+    table: dict[str, tuple[Any, int]], key: str, value: Any, row: _Row, column: str, message: str
+) -> None:
     existing = table.get(key)
     if existing is None:
         table[key] = (value, row.number)

@@ -78,7 +78,14 @@ def sync_clouds(conn: Connection, wanted: Iterable[Cloud], audit: AuditLog, acto
             action = "cloud.update"
         audit.append(
             conn,
-            Entry(actor, action, f"cloud:{cloud.name}", old.model_dump(mode="json") if old else None, values, request_id),
+            Entry(
+                actor,
+                action,
+                f"cloud:{cloud.name}",
+                old.model_dump(mode="json") if old else None,
+                values,
+                request_id,
+            ),
         )
         changed += 1
     return changed
@@ -184,7 +191,12 @@ class _Applier:
         if old == system:
             return
         self.conn.execute(update(sys_t).where(sys_t.c.id == existing["id"]).values(**values))
-        self.log("system.update", f"system:{system.key}", old.model_dump(mode="json"), system.model_dump(mode="json"))
+        self.log(
+            "system.update",
+            f"system:{system.key}",
+            old.model_dump(mode="json"),
+            system.model_dump(mode="json"),
+        )
         self.summary.count(self.summary.updated, "systems")
 
     def footprint(self, item: FootprintItem, number: int) -> None:
@@ -199,7 +211,11 @@ class _Applier:
             if owner.system_id != system_id:
                 column = {"project": "projects", "namespace": "namespaces", "equipment": "equipment"}[item.kind]
                 self.errors.append(
-                    RowError(number, column, f"{item.kind} {item.ref!r} on {item.cloud} already belongs to {owner.key!r}")
+                    RowError(
+                        number,
+                        column,
+                        f"{item.kind} {item.ref!r} on {item.cloud} already belongs to {owner.key!r}",
+                    )
                 )
             return
         self.conn.execute(
@@ -250,7 +266,7 @@ class _Applier:
 
 
 def apply_batch(
-    conn: Connection, batch: LedgerBatch, audit: AuditLog, actor: str, now: dt.datetime, request_id: str = ""
+    conn: Connection, batch: LedgerBatch, audit: AuditLog, actor: str, now: dt.datetime, *, request_id: str = ""
 ) -> ImportSummary:
     """Write a checked batch; raise ``LedgerFileError`` (caller rolls back) when it conflicts with the store."""
     sync_clouds(conn, batch.clouds, audit, actor, request_id)
@@ -323,7 +339,8 @@ def _revision_rows(conn: Connection, system: str | None) -> list[tuple[str, Appl
 def history(conn: Connection, system: str | None = None) -> list[Approved]:
     """Every revision ever recorded, oldest first per system and cloud."""
     return [
-        Approved(dep, sys_, cloud, _recorded(row, sys_.key, cloud)) for dep, sys_, cloud, row in _revision_rows(conn, system)
+        Approved(dep, sys_, cloud, _recorded(row, sys_.key, cloud))
+        for dep, sys_, cloud, row in _revision_rows(conn, system)
     ]
 
 

@@ -232,13 +232,14 @@ write_configs() {
   cp "$VENV/etc/cinder/api-paste.ini" "$ETC/cinder/api-paste.ini"
 
   # gunicorn: one directory per WSGI service holding its gunicorn.conf.py (started with NO arguments)
-  gunicorn_dir keystone "keystone.wsgi.api:application" 2 "OS_KEYSTONE_CONFIG_DIR=$ETC/keystone"
-  gunicorn_dir placement "placement.wsgi.api:application" 1 "OS_PLACEMENT_CONFIG_DIR=$ETC/placement"
-  gunicorn_dir nova-api "nova.wsgi.osapi_compute:application" 2 "OS_NOVA_CONFIG_DIR=$ETC/nova"
-  gunicorn_dir glance "glance.wsgi.api:application" 1 "OS_GLANCE_CONFIG_DIR=$ETC/glance"
-  gunicorn_dir neutron "neutron.wsgi.api:application" 1 "OS_NEUTRON_CONFIG_DIR=$ETC/neutron" \
+  # name, app, workers, threads, environment
+  gunicorn_dir keystone "keystone.wsgi.api:application" 1 8 "OS_KEYSTONE_CONFIG_DIR=$ETC/keystone"
+  gunicorn_dir placement "placement.wsgi.api:application" 1 4 "OS_PLACEMENT_CONFIG_DIR=$ETC/placement"
+  gunicorn_dir nova-api "nova.wsgi.osapi_compute:application" 2 4 "OS_NOVA_CONFIG_DIR=$ETC/nova"
+  gunicorn_dir glance "glance.wsgi.api:application" 1 4 "OS_GLANCE_CONFIG_DIR=$ETC/glance"
+  gunicorn_dir neutron "neutron.wsgi.api:application" 1 4 "OS_NEUTRON_CONFIG_DIR=$ETC/neutron" \
     "OS_NEUTRON_CONFIG_FILES=neutron.conf"
-  gunicorn_dir cinder-api "cinder_wsgi:application" 1 "YUNGUAN_CINDER_CONF=$ETC/cinder/cinder.conf"
+  gunicorn_dir cinder-api "cinder_wsgi:application" 1 4 "YUNGUAN_CINDER_CONF=$ETC/cinder/cinder.conf"
 
   cat >"$STATE/clouds.yaml" <<EOF
 clouds:
@@ -256,13 +257,13 @@ clouds:
 EOF
 }
 
-gunicorn_dir() { # NAME APP WORKERS ENV...
-  local name="$1" app="$2" workers="$3" d="$RUN/$1"; shift 3
+gunicorn_dir() { # NAME APP WORKERS THREADS ENV...
+  local name="$1" app="$2" workers="$3" threads="$4" d="$RUN/$1"; shift 4
   local env="" e
   for e in "$@"; do env+="\"$e\", "; done
   mkdir -p "$d"
   render "$OSDIR/gunicorn.conf.py.in" "$d/gunicorn.conf.py" NAME="$name" APP="$app" RAW_ENV="$env" \
-    WORKERS="$workers" PORT="${PORT[$name]}"
+    WORKERS="$workers" THREADS="$threads" PORT="${PORT[$name]}"
 }
 
 # ---------------------------------------------------------------------------------------------------------- schemas
@@ -393,13 +394,20 @@ ready_quick() {
 
 cmd_status() {
   if ready_quick; then
-    log "ready ($(cat "$STATE/computes") computes)"; print_env; return 0
+    log "ready ($(cat "$STATE/computes") computes, $(our_rss_mb) MB RSS in $(our_pids | wc -l) processes)"
+    print_env; return 0
   fi
   log "not ready"
   [[ -f "$STATE/computes" ]] && OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" vpy "$OSDIR/ready.py" \
-    --computes "$(cat "$STATE/computes")" 2>&1 | tail -n 5 >&2 || true
+    --computes "$(cat "$STATE/computes")" 2>&1 | tail -n 1 >&2 || true
   return 1
 }
+
+our_pids() { # every live process of the process groups this script started
+  local f
+  for f in "$PIDS"/*.pid; do [[ -e "$f" ]] && pgrep -g "$(cat "$f")" 2>/dev/null; done | sort -u
+}
+our_rss_mb() { our_pids | xargs -r ps -o rss= -p | awk '{s += $1} END {printf "%d", s / 1024}'; }
 
 # ---------------------------------------------------------------------------------------------------------- stop
 descendants() { local c; for c in $(pgrep -P "$1" 2>/dev/null); do echo "$c"; descendants "$c"; done; }

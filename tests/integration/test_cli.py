@@ -25,7 +25,8 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: 
     """Run `yunguan` in-process against a config pointing at this test's database."""
     config = tmp_path / "yunguan.yaml"
     config.write_text(
-        (EXAMPLES / "yunguan.yaml").read_text(encoding="utf-8") + f"database:\n  url: {db_url}\n", encoding="utf-8"
+        (EXAMPLES / "yunguan.yaml").read_text(encoding="utf-8") + f"database:\n  url: {db_url}\n",
+        encoding="utf-8",
     )
     monkeypatch.setenv("YUNGUAN_STATE_DIR", str(tmp_path / "state"))
     monkeypatch.setenv("YUNGUAN_CONFIG", str(config))
@@ -120,9 +121,18 @@ def test_config_error_exits_4_citing_the_rule(tmp_path: Path, monkeypatch: pytes
 def test_lang_option_may_stand_anywhere() -> None:
     """`yunguan ledger show --lang en -o json` means the same as `yunguan --lang en ledger show -o json`."""
     assert hoist_global_options(["ledger", "show", "--lang", "en", "-o", "json"]) == [
-        "--lang", "en", "ledger", "show", "-o", "json",
+        "--lang",
+        "en",
+        "ledger",
+        "show",
+        "-o",
+        "json",
     ]
-    assert hoist_global_options(["audit", "verify", "--config=x.yaml"]) == ["--config=x.yaml", "audit", "verify"]
+    assert hoist_global_options(["audit", "verify", "--config=x.yaml"]) == [
+        "--config=x.yaml",
+        "audit",
+        "verify",
+    ]
 
 
 def test_console_script_and_agent_on_embedded_defaults(tmp_path: Path) -> None:
@@ -130,20 +140,33 @@ def test_console_script_and_agent_on_embedded_defaults(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YUNGUAN_")}
     env["YUNGUAN_STATE_DIR"] = str(tmp_path / "state")
     yunguan = Path(sys.executable).with_name("yunguan")
-    up = subprocess.run([str(yunguan), "db", "upgrade", "--lang", "en"], env=env, capture_output=True, text=True,
-                        check=False, timeout=60)
+    up = subprocess.run(
+        [str(yunguan), "db", "upgrade", "--lang", "en"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert up.returncode == 0, up.stderr
     assert (tmp_path / "state" / "yunguan.db").exists()
-    agent = subprocess.run([sys.executable, str(REPO / "agent.py"), "--check"], env=env, capture_output=True,
-                           text=True, check=False, timeout=60)
+    agent = subprocess.run(
+        [sys.executable, str(REPO / "agent.py"), "--check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
     assert agent.returncode == 0, agent.stderr
     ready = json.loads(agent.stdout.splitlines()[-1])
     assert ready["event"] == "agent ready" and ready["database"] == "sqlite"
 
 
 @pytest.mark.postgres
-def test_database_password_never_reaches_output_or_operation_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                pg_url: str) -> None:
+def test_database_password_never_reaches_output_or_operation_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
     """A password in the database URL appears in no output, no log line, no error and no exported event."""
     db_url = pg_url
     secret = "Zq7-not-for-logs-91"
@@ -157,8 +180,12 @@ def test_database_password_never_reaches_output_or_operation_log(tmp_path: Path,
     monkeypatch.setenv("YUNGUAN_STATE_DIR", str(tmp_path / "state"))
     runner = CliRunner()
     outputs = []
-    for args in (["db", "upgrade"], ["ledger", "import", str(EXAMPLES / "ledger-demo.csv")], ["audit", "verify"],
-                 ["audit", "export", "--out", str(tmp_path / "a.jsonl")]):
+    for args in (
+        ["db", "upgrade"],
+        ["ledger", "import", str(EXAMPLES / "ledger-demo.csv")],
+        ["audit", "verify"],
+        ["audit", "export", "--out", str(tmp_path / "a.jsonl")],
+    ):
         result = runner.invoke(app, ["--config", str(config), *args])
         assert result.exit_code == 0, result.stderr
         outputs += [result.stdout, result.stderr]

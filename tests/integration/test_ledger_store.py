@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from controlplane.clock import FixedClock
 from controlplane.audit.log import iter_events, read_checkpoints, read_head
 from controlplane.audit.verify import verify
+from controlplane.clock import FixedClock
 from controlplane.ledger import export
 from controlplane.ledger.forms import LedgerFileError, read_ledger_file
 from controlplane.ledger.rows import parse_ledger
-from controlplane.ledger.store import ImportSummary, approved_at, footprints, history, load_clouds, sync_clouds
+from controlplane.ledger.store import (
+    ImportSummary,
+    approved_at,
+    footprints,
+    history,
+    load_clouds,
+    sync_clouds,
+)
 from controlplane.ledger.store import apply_batch as apply
 from controlplane.runtime import Runtime
 from controlplane.store import tables
@@ -35,7 +42,10 @@ def import_file(rt: Runtime, path: Path, dry_run: bool = False) -> ImportSummary
 
 def counts(rt: Runtime) -> dict[str, int]:
     with rt.engine.connect() as conn:
-        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in tables.metadata.sorted_tables}
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in tables.metadata.sorted_tables
+        }
 
 
 def test_import_then_ask_what_was_approved_on_a_day(runtime: Runtime) -> None:
@@ -68,7 +78,10 @@ def test_reimport_is_unchanged_and_history_is_append_only(runtime: Runtime, cloc
     assert summary.major_changes == ["GA-007 @ yunguan-local (遂政数〔2026〕40号): vcpu, instances"]
     with runtime.engine.connect() as conn:
         revisions = history(conn, "GA-007")
-        assert [r.revision.allocation.approval_ref for r in revisions] == ["遂政数〔2026〕15号", "遂政数〔2026〕40号"]
+        assert [r.revision.allocation.approval_ref for r in revisions] == [
+            "遂政数〔2026〕15号",
+            "遂政数〔2026〕40号",
+        ]
         assert approved_at(conn, dt.date(2026, 10, 9), "GA-007")[0].revision.allocation.quantities.vcpu == 32
         assert approved_at(conn, dt.date(2026, 10, 10), "GA-007")[0].revision.allocation.quantities.vcpu == 64
         # as the ledger stood before the change was recorded
@@ -82,8 +95,11 @@ def test_bad_file_writes_nothing(runtime: Runtime, tmp_path: Path) -> None:
     before = counts(runtime)
     text = (EXAMPLES / "ledger-demo.csv").read_text(encoding="utf-8").replace("〔2026〕", "〔2027〕")
     bad = tmp_path / "bad.csv"
-    bad.write_text(text.rstrip("\n") + "\n市新单位,,新系统,XX-1,3,电子政务外网,共享云,yunguan-local,abc,8,8,1,,,,,X号,2026-01-01,,,标准,,,,,\n",
-                   encoding="utf-8")
+    bad.write_text(
+        text.rstrip("\n")
+        + "\n市新单位,,新系统,XX-1,3,电子政务外网,共享云,yunguan-local,abc,8,8,1,,,,,X号,2026-01-01,,,标准,,,,,\n",
+        encoding="utf-8",
+    )
     with pytest.raises(LedgerFileError) as err:
         import_file(runtime, bad)
     assert [(e.row, e.column) for e in err.value.errors] == [(9, "vcpu")]
@@ -140,8 +156,10 @@ def test_export_reimports_as_the_same_ledger(runtime: Runtime, tmp_path: Path, s
         parents = {"市公安局交警支队": "市公安局"}
         rows = export.to_rows(history(conn), parents, footprints(conn))
         original_fp = footprints(conn)
-        snapshot = {d: [(a.system, a.cloud, a.revision.allocation) for a in approved_at(conn, d)]
-                    for d in (dt.date(2026, 3, 1), dt.date(2026, 7, 1), dt.date(2026, 11, 1))}
+        snapshot = {
+            d: [(a.system, a.cloud, a.revision.allocation) for a in approved_at(conn, d)]
+            for d in (dt.date(2026, 3, 1), dt.date(2026, 7, 1), dt.date(2026, 11, 1))
+        }
     path = tmp_path / f"ledger{suffix}"
     export.write(path, rows, "zh" if suffix == ".csv" else "en")
     with runtime.engine.begin() as conn:

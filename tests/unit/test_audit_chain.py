@@ -22,7 +22,20 @@ def make_chain(n: int) -> list[Event]:
         before = canonical_json({"quota": seq})
         after = canonical_json({"quota": seq + 1, "单位": "市公安局"})
         digest = event_hash(seq, time, "operator:li", "ledger.change", f"system:S{seq}", before, after, "req", prev)
-        events.append(Event(seq, time, "operator:li", "ledger.change", f"system:S{seq}", before, after, "req", prev, digest))
+        events.append(
+            Event(
+                seq,
+                time,
+                "operator:li",
+                "ledger.change",
+                f"system:S{seq}",
+                before,
+                after,
+                "req",
+                prev,
+                digest,
+            )
+        )
         prev = digest
     return events
 
@@ -40,9 +53,20 @@ def test_hash_is_sha256_over_the_documented_encoding() -> None:
     """Anyone can recompute an event hash from the README's description with the standard library."""
     ev = make_chain(1)[0]
     encoded = json.dumps(
-        [ev.seq, ev.time, ev.actor, ev.action, ev.target, json.loads(ev.before), json.loads(ev.after),
-         ev.request_id, ev.prev_hash],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+        [
+            ev.seq,
+            ev.time,
+            ev.actor,
+            ev.action,
+            ev.target,
+            json.loads(ev.before),
+            json.loads(ev.after),
+            ev.request_id,
+            ev.prev_hash,
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     assert hashlib.sha256(encoded.encode()).hexdigest() == ev.hash
 

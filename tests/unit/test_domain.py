@@ -19,7 +19,9 @@ GIB = 1024**3
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
-def revision(kind: AllocationKind, start: dt.date, end: dt.date | None, vcpu: int = 8, ref: str = "A") -> AllocationRevision:
+def revision(
+    kind: AllocationKind, start: dt.date, end: dt.date | None, vcpu: int = 8, ref: str = "A"
+) -> AllocationRevision:
     return AllocationRevision(
         system="S",
         cloud="c",
@@ -69,7 +71,9 @@ def test_major_change_is_strictly_more_than_half() -> None:
 
 def test_temporary_expansion_overrides_then_standard_returns() -> None:
     """While a temporary revision lasts it is in force; after its end the standard one applies again."""
-    standard = RecordedRevision(revision=1, recorded_at=NOW, allocation=revision(AllocationKind.STANDARD, dt.date(2026, 1, 1), None))
+    standard = RecordedRevision(
+        revision=1, recorded_at=NOW, allocation=revision(AllocationKind.STANDARD, dt.date(2026, 1, 1), None)
+    )
     temporary = RecordedRevision(
         revision=2,
         recorded_at=NOW,
@@ -85,7 +89,12 @@ def test_temporary_expansion_overrides_then_standard_returns() -> None:
 def test_monitoring_starts_after_three_months_of_stable_operation() -> None:
     """Suining 14: stable since 2026-01-31 → rules apply from 2026-05-01 (after the last day 2026-04-30)."""
     system = ApplicationSystem(
-        key="S", name="S", department="D", mlps_level=2, zone="internet", mode="shared",
+        key="S",
+        name="S",
+        department="D",
+        mlps_level=2,
+        zone="internet",
+        mode="shared",
         stable_since=dt.date(2026, 1, 31),
     )
     assert system.monitoring_starts() == dt.date(2026, 5, 1)

@@ -18,8 +18,21 @@ CLOUDS = {
     "k8s-local": Cloud(name="k8s-local", kind="kubernetes", vendor="v", zone="internet"),
     "hosting-zone": Cloud(name="hosting-zone", kind="hosting", vendor="v", zone="extranet"),
 }
-EN_HEADER = ["unit", "system", "MLPS level", "zone", "mode", "cloud", "vCPU", "memory GiB", "storage GiB",
-             "approval number", "approval date", "kind", "effective to"]
+EN_HEADER = [
+    "unit",
+    "system",
+    "MLPS level",
+    "zone",
+    "mode",
+    "cloud",
+    "vCPU",
+    "memory GiB",
+    "storage GiB",
+    "approval number",
+    "approval date",
+    "kind",
+    "effective to",
+]
 
 
 def write_csv(path: Path, rows: list[list[str]]) -> Path:
@@ -56,8 +69,23 @@ def test_english_headers_and_excel_dates(tmp_path: Path) -> None:
     sheet = book.active
     assert sheet is not None
     sheet.append(EN_HEADER)
-    sheet.append(["Bureau", "OA", 2, "internet", "shared", "yunguan-local", 4, 8, 100, "A-1",
-                  dt.datetime(2026, 3, 1), "standard", None])
+    sheet.append(
+        [
+            "Bureau",
+            "OA",
+            2,
+            "internet",
+            "shared",
+            "yunguan-local",
+            4,
+            8,
+            100,
+            "A-1",
+            dt.datetime(2026, 3, 1, tzinfo=dt.UTC).replace(tzinfo=None),  # Excel cells are naive
+            "standard",
+            None,
+        ]
+    )
     path = tmp_path / "en.xlsx"
     book.save(path)
     batch = parse_ledger(read_ledger_file(path), CLOUDS)
@@ -67,18 +95,67 @@ def test_english_headers_and_excel_dates(tmp_path: Path) -> None:
 
 def test_every_error_is_listed_by_row_and_column(tmp_path: Path) -> None:
     """A file with several bad cells is rejected with each one named; good rows do not hide bad ones."""
-    path = write_csv(tmp_path / "bad.csv", [
-        EN_HEADER,
-        ["Bureau", "OA", "2", "internet", "shared", "yunguan-local", "4", "8", "100", "A-1", "2026-03-01", "standard", ""],
-        ["Bureau", "GIS", "5", "moon", "shared", "nowhere", "x", "8", "100", "A-2", "2026-13-01", "standard", ""],
-        ["Bureau", "Web", "2", "internet", "shared", "yunguan-local", "4", "8", "100", "A-3", "2026-01-01",
-         "temporary", "2026-05-01"],
-    ])
+    path = write_csv(
+        tmp_path / "bad.csv",
+        [
+            EN_HEADER,
+            [
+                "Bureau",
+                "OA",
+                "2",
+                "internet",
+                "shared",
+                "yunguan-local",
+                "4",
+                "8",
+                "100",
+                "A-1",
+                "2026-03-01",
+                "standard",
+                "",
+            ],
+            [
+                "Bureau",
+                "GIS",
+                "5",
+                "moon",
+                "shared",
+                "nowhere",
+                "x",
+                "8",
+                "100",
+                "A-2",
+                "2026-13-01",
+                "standard",
+                "",
+            ],
+            [
+                "Bureau",
+                "Web",
+                "2",
+                "internet",
+                "shared",
+                "yunguan-local",
+                "4",
+                "8",
+                "100",
+                "A-3",
+                "2026-01-01",
+                "temporary",
+                "2026-05-01",
+            ],
+        ],
+    )
     with pytest.raises(LedgerFileError) as err:
         parse_ledger(read_ledger_file(path), CLOUDS)
     found = {(e.row, e.column) for e in err.value.errors}
     assert found == {
-        (3, "mlps_level"), (3, "zone"), (3, "cloud"), (3, "vcpu"), (3, "approval_date"), (4, "effective_to"),
+        (3, "mlps_level"),
+        (3, "zone"),
+        (3, "cloud"),
+        (3, "vcpu"),
+        (3, "approval_date"),
+        (4, "effective_to"),
     }
     text = str(err.value)
     assert f"{path}: row 3, column 网络区域 / zone: unknown value 'moon'" in text
@@ -97,18 +174,47 @@ def test_unknown_and_missing_columns_are_named(tmp_path: Path) -> None:
 
 def test_conflicting_rows_for_one_system_are_refused(tmp_path: Path) -> None:
     """Two rows describing the same system differently point at each other."""
-    row = ["Bureau", "OA", "2", "internet", "shared", "yunguan-local", "4", "8", "100", "A-1", "2026-03-01", "standard", ""]
+    row = [
+        "Bureau",
+        "OA",
+        "2",
+        "internet",
+        "shared",
+        "yunguan-local",
+        "4",
+        "8",
+        "100",
+        "A-1",
+        "2026-03-01",
+        "standard",
+        "",
+    ]
     other = [*row]
     other[3], other[9] = "extranet", "A-2"
     path = write_csv(tmp_path / "c.csv", [EN_HEADER, row, other])
-    with pytest.raises(LedgerFileError, match="row 3, column 应用系统 / system: .* in row 2"):
+    with pytest.raises(LedgerFileError, match=r"row 3, column 应用系统 / system: .* in row 2"):
         parse_ledger(read_ledger_file(path), CLOUDS)
 
 
 def test_footprint_must_fit_the_cloud_kind(tmp_path: Path) -> None:
     """A namespace on an OpenStack cloud is refused."""
     header = [*EN_HEADER, "namespaces"]
-    row = ["Bureau", "OA", "2", "internet", "shared", "yunguan-local", "4", "8", "100", "A-1", "2026-03-01", "standard", "", "oa"]
+    row = [
+        "Bureau",
+        "OA",
+        "2",
+        "internet",
+        "shared",
+        "yunguan-local",
+        "4",
+        "8",
+        "100",
+        "A-1",
+        "2026-03-01",
+        "standard",
+        "",
+        "oa",
+    ]
     with pytest.raises(LedgerFileError, match="this column is for kubernetes clouds"):
         parse_ledger(read_ledger_file(write_csv(tmp_path / "f.csv", [header, row])), CLOUDS)
 

@@ -3,6 +3,7 @@
 One openstacksdk process instead of dozens of `openstack` CLI calls (~5 s each). Idempotent.
 Reads the admin credentials from OS_CLIENT_CONFIG_FILE, cloud yunguan-local.
 """
+
 import argparse
 import sys
 import time

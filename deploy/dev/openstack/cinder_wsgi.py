@@ -1,4 +1,5 @@
 """WSGI entry point for cinder-api under gunicorn: cinder reads its config files from sys.argv only."""
+
 import os
 import sys
 

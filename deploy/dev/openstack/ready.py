@@ -1,5 +1,6 @@
 """Readiness of the local dev OpenStack: every API root answers, all N fake computes are up, the hypervisor count
 is N, cinder-volume is up. Exit 0 when ready; with --wait SECONDS keep checking until then."""
+
 import argparse
 import sys
 import time
@@ -32,9 +33,7 @@ def problems(n, state):
     if state.get("conn") is None:
         state["conn"] = openstack.connect(cloud="yunguan-local")
     conn = state["conn"]
-    computes = [
-        s for s in conn.compute.services(binary="nova-compute") if s.host.startswith("fake-compute-")
-    ]
+    computes = [s for s in conn.compute.services(binary="nova-compute") if s.host.startswith("fake-compute-")]
     up = sorted(s.host for s in computes if s.state == "up" and s.status == "enabled")
     if len(up) != n:
         out.append(f"nova-compute up: {len(up)}/{n}")
@@ -44,6 +43,8 @@ def problems(n, state):
     vols = [s for s in conn.block_storage.services(binary="cinder-volume") if s.state == "up"]
     if not vols:
         out.append("cinder-volume not up")
+    elif not list(conn.block_storage.backend_pools()):
+        out.append("cinder-scheduler knows no backend pool yet")
     return out
 
 

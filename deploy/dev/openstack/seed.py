@@ -9,6 +9,7 @@ Servers boot with networks="none" from a 1 MiB raw image uploaded once, 8 at a t
 to the server's project (admin gets the admin role there), and are waited for until ACTIVE.
 Uses OS_CLIENT_CONFIG_FILE, cloud yunguan-local (admin).
 """
+
 import argparse
 import io
 import sys
@@ -77,8 +78,13 @@ def ensure_image(conn):
     if img is not None:
         conn.image.delete_image(img)
     img = conn.image.create_image(
-        IMAGE_NAME, data=io.BytesIO(b"\0" * IMAGE_SIZE), disk_format="raw", container_format="bare",
-        visibility="public", wait=True, timeout=120,
+        IMAGE_NAME,
+        data=io.BytesIO(b"\0" * IMAGE_SIZE),
+        disk_format="raw",
+        container_format="bare",
+        visibility="public",
+        wait=True,
+        timeout=120,
     )
     log(f"image {IMAGE_NAME}: uploaded")
     return img
@@ -144,7 +150,9 @@ def main():
         project = project_of(entry)
         count = int(entry.get("count", 1))
         names = [entry["name"]] if count == 1 else [f"{entry['name']}-{i}" for i in range(1, count + 1)]
-        flavor = flavors.get(entry["flavor"]) or conn.compute.find_flavor(entry["flavor"], ignore_missing=False)
+        flavor = flavors.get(entry["flavor"]) or conn.compute.find_flavor(
+            entry["flavor"], ignore_missing=False
+        )
         for name in names:
             cur = servers.get((project.id, name))
             if cur is not None and cur.status == "ERROR":

@@ -1,4 +1,5 @@
 """Cinder volume driver for the local dev OpenStack: cinder's own fake driver, able to extend volumes."""
+
 from cinder.tests.fake_driver import FakeLoggingVolumeDriver
 
 
