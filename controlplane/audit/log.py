@@ -166,8 +166,11 @@ def iter_events(
     if until is not None:
         query = query.where(audit_events.c.time < until)
     result = conn.execution_options(yield_per=batch).execute(query)
-    for row in result:
-        yield Event(*row)
+    try:
+        for row in result:
+            yield Event(*row)
+    finally:
+        result.close()
 
 
 def read_checkpoints(conn: Connection) -> list[Checkpoint]:

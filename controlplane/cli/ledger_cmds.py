@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import select
 
-from controlplane import units
 from controlplane.cli.context import guarded, print_msg, state
 from controlplane.cli.output import Format, emit
 from controlplane.clock import today_cst
@@ -63,19 +61,11 @@ def import_(
 
 def _row(item: Approved, with_history: bool) -> dict[str, Any]:
     a = item.revision.allocation
-    q = a.quantities
     row: dict[str, Any] = {
         "unit": item.department,
         "system": item.system.key,
         "cloud": item.cloud,
-        "vcpu": units.plain(q.vcpu),
-        "memory_gib": units.plain(units.bytes_to_gib(q.memory_bytes)),
-        "storage_gib": units.plain(units.bytes_to_gib(q.storage_bytes)),
-        "instances": q.instances,
-        "rack_units": q.rack_units,
-        "power_w": q.power_watts,
-        "bandwidth_mbps": units.plain(Decimal(q.bandwidth_bps) / units.MBIT),
-        "devices": q.devices,
+        **ledger_export.form_quantities(a.quantities),
         "kind": a.kind.value,
         "approval": a.approval_ref,
         "effective_from": a.effective_from.isoformat(),

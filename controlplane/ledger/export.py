@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from controlplane import units
-from controlplane.domain import FootprintItem, FootprintKind
+from controlplane.domain import FootprintItem, FootprintKind, Quantities
 from controlplane.ledger.columns import COLUMNS
 from controlplane.ledger.store import Approved
 
@@ -22,6 +22,20 @@ _FOOTPRINT_COLUMN = {
 }
 
 
+def form_quantities(q: Quantities) -> dict[str, Any]:
+    """Quantities in the units people write on forms: cores, GiB, W, Mbit/s."""
+    return {
+        "vcpu": units.plain(q.vcpu),
+        "memory_gib": units.plain(units.bytes_to_gib(q.memory_bytes)),
+        "storage_gib": units.plain(units.bytes_to_gib(q.storage_bytes)),
+        "instances": q.instances,
+        "rack_units": q.rack_units,
+        "power_w": q.power_watts,
+        "bandwidth_mbps": units.plain(Decimal(q.bandwidth_bps) / units.MBIT),
+        "devices": q.devices,
+    }
+
+
 def to_rows(
     items: Sequence[Approved], parents: dict[str, str | None], footprint: Sequence[FootprintItem]
 ) -> list[dict[str, Any]]:
@@ -30,7 +44,6 @@ def to_rows(
     placed: set[tuple[str, str]] = set()
     for item in items:
         a = item.revision.allocation
-        q = a.quantities
         row: dict[str, Any] = {
             "unit": item.department,
             "parent_unit": parents.get(item.department) or "",
@@ -40,14 +53,7 @@ def to_rows(
             "zone": item.system.zone.value,
             "mode": item.system.mode.value,
             "cloud": item.cloud,
-            "vcpu": units.plain(q.vcpu),
-            "memory_gib": units.plain(units.bytes_to_gib(q.memory_bytes)),
-            "storage_gib": units.plain(units.bytes_to_gib(q.storage_bytes)),
-            "instances": q.instances,
-            "rack_units": q.rack_units,
-            "power_w": q.power_watts,
-            "bandwidth_mbps": units.plain(Decimal(q.bandwidth_bps) / units.MBIT),
-            "devices": q.devices,
+            **form_quantities(a.quantities),
             "approval_ref": a.approval_ref,
             "approval_date": a.approval_date.isoformat(),
             "effective_from": a.effective_from.isoformat(),

@@ -36,7 +36,13 @@ def entry(i: int) -> Entry:
         action="allocation.revise",
         target=f"system:SYS-{i % 500:04d}/cloud:yunguan-local",
         before={"vcpu": "16", "memory_bytes": 34359738368, "storage_bytes": 429496729600, "instances": 4},
-        after={"vcpu": "24", "memory_bytes": 51539607552, "storage_bytes": 644245094400, "instances": 6, "单位": "市公安局"},
+        after={
+            "vcpu": "24",
+            "memory_bytes": 51539607552,
+            "storage_bytes": 644245094400,
+            "instances": 6,
+            "单位": "市公安局",
+        },
         request_id=f"req-{i:08d}",
     )
 

@@ -141,3 +141,27 @@ def test_concurrent_writers_keep_one_chain(runtime: Runtime, writers: int) -> No
     report = check(runtime)
     assert report.ok, report.problems
     assert report.events == writers * 30
+
+
+def test_secrets_are_masked_before_they_reach_the_log(runtime: Runtime) -> None:
+    """A configured secret and secret-named keys in a payload are stored as ***, and the chain still verifies."""
+    log = runtime.audit
+    log.redactor = log.redactor.with_secrets(["Zq7-db-password"])
+    with runtime.engine.begin() as conn:
+        log.append(
+            conn,
+            Entry(
+                "operator:li",
+                "cloud.update",
+                "cloud:x url=postgresql://u:Zq7-db-password@h/db",
+                None,
+                {"connection": "x", "note": "pw is Zq7-db-password", "auth": {"password": "p4ss", "user": "admin"}},
+            ),
+        )
+    with runtime.engine.connect() as conn:
+        (stored,) = list(iter_events(conn))
+    text = stored.target + stored.before + stored.after
+    assert "Zq7-db-password" not in text
+    assert "p4ss" not in text
+    assert '"user":"admin"' in stored.after
+    assert check(runtime).ok
