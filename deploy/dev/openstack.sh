@@ -35,6 +35,7 @@ PRIVATE_DB_PORT=13306
 PRIVATE_AMQP_PORT=5673
 PRIVATE_EPMD_PORT=14369
 
+DB_URL=""; TRANSPORT_URL=""
 ETC="$STATE/etc"; LOGS="$STATE/logs"; PIDS="$STATE/pids"; DATA="$STATE/data"; RUN="$STATE/run"
 
 log() { printf '[openstack.sh %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }

@@ -121,7 +121,7 @@ def main():
     ap.add_argument("scenario")
     ap.add_argument("--cloud", default="yunguan-local")
     args = ap.parse_args()
-    with open(args.scenario) as fh:
+    with open(args.scenario, encoding="utf-8") as fh:  # noqa: PTH123 - a plain script argument
         sc = yaml.safe_load(fh) or {}
     t0 = time.monotonic()
     conn = openstack.connect(cloud=args.cloud)
