@@ -37,9 +37,7 @@ def ensure_flavors(conn, flavors):
         cur = existing.get(f["name"])
         want = (int(f["vcpus"]), int(f["ram"]), int(f["disk"]))
         if cur is None:
-            cur = conn.compute.create_flavor(
-                name=f["name"], vcpus=want[0], ram=want[1], disk=want[2], is_public=True
-            )
+            cur = conn.compute.create_flavor(name=f["name"], vcpus=want[0], ram=want[1], disk=want[2], is_public=True)
             log(f"flavor {f['name']}: created")
         elif (cur.vcpus, cur.ram, cur.disk) != want:
             log(f"flavor {f['name']}: exists with different size {(cur.vcpus, cur.ram, cur.disk)}, kept")
@@ -150,9 +148,7 @@ def main():
         project = project_of(entry)
         count = int(entry.get("count", 1))
         names = [entry["name"]] if count == 1 else [f"{entry['name']}-{i}" for i in range(1, count + 1)]
-        flavor = flavors.get(entry["flavor"]) or conn.compute.find_flavor(
-            entry["flavor"], ignore_missing=False
-        )
+        flavor = flavors.get(entry["flavor"]) or conn.compute.find_flavor(entry["flavor"], ignore_missing=False)
         for name in names:
             cur = servers.get((project.id, name))
             if cur is not None and cur.status == "ERROR":
