@@ -342,6 +342,10 @@ cmd_start() {
     log "running but not ready or different size: stopping first"
     cmd_stop
   fi
+  local s
+  for s in "${!PORT[@]}"; do
+    ! port_open "${PORT[$s]}" || die "127.0.0.1:${PORT[$s]} ($s) is taken by a process this script did not start"
+  done
   local t0=$SECONDS
   rm -rf "$ETC" "$RUN" "$DATA/keystone" "$DATA/nova" "$DATA/placement" "$DATA/glance" "$DATA/neutron" "$DATA/cinder"
   rm -rf "$LOGS"
@@ -359,7 +363,6 @@ cmd_start() {
   OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" vpy "$OSDIR/bootstrap.py" --password "$PASSWORD" \
     >>"$LOGS/bootstrap.log" 2>&1 || { tail -n 30 "$LOGS/bootstrap.log" >&2; die "bootstrap failed"; }
   log "APIs"
-  local s
   for s in placement nova-api glance neutron cinder-api; do start_gunicorn "$s"; done
   for s in placement nova-api glance neutron cinder-api; do wait_http "$s"; done
   log "nova conductor/scheduler, $n fake computes, cinder scheduler/volume"
@@ -372,8 +375,8 @@ cmd_start() {
   start_daemon cinder-scheduler cinder-scheduler "$ETC/cinder/cinder.conf"
   start_daemon cinder-volume cinder-volume "$ETC/cinder/cinder.conf"
   log "waiting until ready"
-  OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" vpy "$OSDIR/ready.py" --computes "$n" --wait 300 ||
-    die "not ready; logs in $LOGS"
+  OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" vpy "$OSDIR/ready.py" --computes "$n" --wait 300 \
+    --pids-dir "$PIDS" || die "not ready; logs in $LOGS"
   log "ready in $((SECONDS - t0)) s ($n computes); logs in $LOGS"
   print_env
 }
@@ -390,7 +393,7 @@ ready_quick() {
   [[ -f "$STATE/computes" && -f "$STATE/clouds.yaml" && -x "$VENV/bin/python" ]] || return 1
   local s
   for s in "${!PORT[@]}"; do http_up "${PORT[$s]}" || return 1; done
-  OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" vpy "$OSDIR/ready.py" --computes "$(cat "$STATE/computes")" >/dev/null 2>&1
+  OS_CLIENT_CONFIG_FILE="$STATE/clouds.yaml" vpy "$OSDIR/ready.py" --computes "$(cat "$STATE/computes")" --pids-dir "$PIDS" >/dev/null 2>&1
 }
 
 cmd_status() {

@@ -2,6 +2,8 @@
 is N, cinder-volume is up. Exit 0 when ready; with --wait SECONDS keep checking until then."""
 
 import argparse
+import os
+import pathlib
 import sys
 import time
 
@@ -15,6 +17,16 @@ APIS = {
     "neutron": "http://127.0.0.1:9696/",
     "cinder": "http://127.0.0.1:8776/",
 }
+
+
+def dead(pids_dir):
+    out = []
+    for f in sorted(pathlib.Path(pids_dir).glob("*.pid")):
+        try:
+            os.kill(int(f.read_text()), 0)
+        except (ProcessLookupError, ValueError):
+            out.append(f.stem)
+    return out
 
 
 def problems(n, state):
@@ -52,10 +64,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--computes", type=int, required=True)
     ap.add_argument("--wait", type=float, default=0, help="seconds to keep trying")
+    ap.add_argument("--pids-dir", help="fail at once when a process of a pid file there has died")
     args = ap.parse_args()
     end = time.monotonic() + args.wait
     state, last = {}, None
     while True:
+        gone = dead(args.pids_dir) if args.pids_dir else []
+        if gone:
+            print("died: " + ", ".join(gone), file=sys.stderr)
+            return 1
         try:
             p = problems(args.computes, state)
         except Exception as e:  # an API still warming up

@@ -1,0 +1,1 @@
+"""Reconcile: desired (the ledger) + observed (adapters' inventory snapshots) -> drift. Pure and deterministic."""

@@ -1,0 +1,268 @@
+"""The reconcile engine: desired + observed -> drift, for any cloud kind.
+
+Pure and deterministic: the same inputs give the same drift, in the same order. Cloud specifics stay in the
+adapters, which hand over groups (projects, namespaces), servers, volumes and quotas in core units.
+
+Fail safe: when an inventory is incomplete, nothing is concluded from absence on that cloud — no ``under``, no
+"unapproved" server whose project may simply not have been listed, no quota mismatch for a quota that was not read —
+and the result says why. Conclusions from presence (``over``, ``orphan``, ``zone-mismatch``, an unapproved project
+that was listed) stand, because more listing could only make them larger.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from controlplane.domain import Quantities, SystemStatus
+from controlplane.reconcile.desired import DesiredCloud, DesiredSystem
+from controlplane.reconcile.drift import Drift, DriftClass
+from controlplane.reconcile.observed import Inventory, ObservedGroup, ObservedQuota, ObservedServer, ObservedVolume
+
+_COMPARED = ("vcpu", "memory_bytes", "storage_bytes", "instances")
+
+
+@dataclass
+class CloudResult:
+    cloud: str
+    complete: bool
+    drift: list[Drift] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    problems: tuple[str, ...] = ()
+    api_calls: int = 0
+
+
+def _usage(servers: Iterable[ObservedServer], volumes: Iterable[ObservedVolume]) -> dict[str, Decimal]:
+    used = dict.fromkeys(_COMPARED, Decimal(0))
+    for s in servers:
+        used["vcpu"] += s.vcpu
+        used["memory_bytes"] += s.memory_bytes
+        used["storage_bytes"] += s.disk_bytes
+        used["instances"] += 1
+    for v in volumes:
+        used["storage_bytes"] += v.size_bytes
+    return used
+
+
+def _quota_total(quotas: list[ObservedQuota]) -> dict[str, Decimal | None]:
+    total: dict[str, Decimal | None] = dict.fromkeys(_COMPARED, Decimal(0))
+    for q in quotas:
+        for name in _COMPARED:
+            value = getattr(q, name)
+            current = total[name]
+            total[name] = None if value is None or current is None else current + Decimal(value)
+    return total
+
+
+def _owner_index(desired: DesiredCloud) -> dict[str, DesiredSystem]:
+    owners: dict[str, DesiredSystem] = {}
+    for system in desired.systems:
+        for ref in system.footprint:
+            owners[ref] = system
+    return owners
+
+
+def _assign_groups(
+    desired: DesiredCloud, inventory: Inventory, result: CloudResult
+) -> tuple[dict[str, DesiredSystem | None], dict[str, list[ObservedGroup]]]:
+    """Which system each listed group belongs to (footprint first, then the cloud's label); unowned ones are drift."""
+    cloud = desired.cloud.name
+    by_key = {s.key: s for s in desired.systems}
+    owners = _owner_index(desired)
+    groups_of: dict[str, list[ObservedGroup]] = defaultdict(list)
+    group_owner: dict[str, DesiredSystem | None] = {}
+    for group in sorted(inventory.groups, key=lambda g: g.id):
+        if group.id in desired.ignore_groups or group.name in desired.ignore_groups:
+            continue
+        owner = owners.get(group.id) or owners.get(group.name)
+        if owner is None and group.system_label:
+            owner = by_key.get(group.system_label)
+        group_owner[group.id] = owner
+        if owner is None:
+            result.drift.append(
+                Drift(
+                    cloud=cloud,
+                    system=None,
+                    drift_class=DriftClass.UNAPPROVED,
+                    resource_kind=group.kind.value,
+                    resource_id=group.id,
+                    resource_name=group.name,
+                    detail={
+                        "servers": sum(1 for s in inventory.servers if s.group_id == group.id),
+                        "label": group.system_label,
+                    },
+                )
+            )
+        else:
+            groups_of[owner.key].append(group)
+    return group_owner, groups_of
+
+
+def reconcile_cloud(desired: DesiredCloud, inventory: Inventory) -> CloudResult:
+    """Drift on one cloud. ``inventory.cloud`` must be ``desired.cloud.name``."""
+    if inventory.cloud != desired.cloud.name:
+        raise ValueError(f"inventory of {inventory.cloud!r} given for cloud {desired.cloud.name!r}")
+    result = CloudResult(
+        desired.cloud.name, inventory.complete, problems=inventory.problems, api_calls=inventory.api_calls
+    )
+    cloud = desired.cloud.name
+    group_owner, groups_of = _assign_groups(desired, inventory, result)
+
+    ignored = {g.id for g in inventory.groups if g.id in desired.ignore_groups or g.name in desired.ignore_groups}
+    servers_of: dict[str, list[ObservedServer]] = defaultdict(list)
+    volumes_of: dict[str, list[ObservedVolume]] = defaultdict(list)
+    for server in sorted(inventory.servers, key=lambda s: s.id):
+        if server.group_id in ignored:
+            continue
+        if server.group_id not in group_owner:
+            if inventory.complete:
+                result.drift.append(
+                    Drift(
+                        cloud=cloud,
+                        system=None,
+                        drift_class=DriftClass.UNAPPROVED,
+                        resource_kind="server",
+                        resource_id=server.id,
+                        resource_name=server.name,
+                        detail={"group": server.group_id},
+                    )
+                )
+            else:
+                result.suppressed.append(f"server {server.id}: its group was not listed")
+            continue
+        owner = group_owner[server.group_id]
+        if owner is not None:
+            servers_of[owner.key].append(server)
+            zone = desired.zone_map.get(server.zone, desired.cloud.zone)
+            if zone != owner.zone:
+                result.drift.append(
+                    Drift(
+                        cloud=cloud,
+                        system=owner.key,
+                        drift_class=DriftClass.ZONE_MISMATCH,
+                        resource_kind="server",
+                        resource_id=server.id,
+                        resource_name=server.name,
+                        detail={"approved": owner.zone.value, "observed": zone.value, "availability_zone": server.zone},
+                    )
+                )
+    for volume in sorted(inventory.volumes, key=lambda v: v.id):
+        owner = group_owner.get(volume.group_id)
+        if owner is not None:
+            volumes_of[owner.key].append(volume)
+
+    quotas_by_group = {q.group_id: q for q in inventory.quotas}
+    for system in sorted(desired.systems, key=lambda s: s.key):
+        _system_drift(
+            desired,
+            inventory,
+            system,
+            groups_of[system.key],
+            servers_of[system.key],
+            volumes_of[system.key],
+            quotas_by_group,
+            result,
+        )
+    return result
+
+
+def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
+    desired: DesiredCloud,
+    inventory: Inventory,
+    system: DesiredSystem,
+    groups: list[ObservedGroup],
+    servers: list[ObservedServer],
+    volumes: list[ObservedVolume],
+    quotas: dict[str, ObservedQuota],
+    result: CloudResult,
+) -> None:
+    cloud = desired.cloud.name
+    if system.status is SystemStatus.TERMINATED:
+        for group in groups:
+            result.drift.append(
+                Drift(
+                    cloud=cloud,
+                    system=system.key,
+                    drift_class=DriftClass.ORPHAN,
+                    resource_kind=group.kind.value,
+                    resource_id=group.id,
+                    resource_name=group.name,
+                    detail={
+                        "servers": sum(1 for s in servers if s.group_id == group.id),
+                        "volumes": sum(1 for v in volumes if v.group_id == group.id),
+                    },
+                )
+            )
+        return
+    approved = system.allocation or Quantities()
+    used = _usage(servers, volumes)
+    for name in _COMPARED:
+        allowed = Decimal(getattr(approved, name))
+        if used[name] > allowed:
+            result.drift.append(
+                Drift(
+                    cloud=cloud,
+                    system=system.key,
+                    drift_class=DriftClass.OVER,
+                    resource_kind="allocation",
+                    resource_id=f"{system.key}:{name}",
+                    detail={
+                        "quantity": name,
+                        "approved": str(allowed),
+                        "observed": str(used[name]),
+                        "complete": inventory.complete,
+                    },
+                )
+            )
+    found = {g.id for g in groups} | {g.name for g in groups}
+    if groups:
+        group_quotas = [quotas[g.id] for g in groups if g.id in quotas]
+        if len(group_quotas) < len(groups) and not inventory.complete:
+            result.suppressed.append(f"{system.key}: quota of some groups not read")
+        else:
+            total = _quota_total(group_quotas)
+            for name in _COMPARED:
+                allowed = Decimal(getattr(approved, name))
+                value = total[name]
+                if value is None or value != allowed:
+                    result.drift.append(
+                        Drift(
+                            cloud=cloud,
+                            system=system.key,
+                            drift_class=DriftClass.QUOTA_MISMATCH,
+                            resource_kind="quota",
+                            resource_id=f"{system.key}:{name}",
+                            detail={
+                                "quantity": name,
+                                "approved": str(allowed),
+                                "quota": "unlimited" if value is None else str(value),
+                                "groups": sorted(g.id for g in groups),
+                            },
+                        )
+                    )
+    if system.allocation is None or system.allocation.is_zero():
+        return
+    deadline_passed = system.provisioning_deadline is not None and desired.day > system.provisioning_deadline
+    missing = [ref for ref in system.footprint if ref not in found]
+    unprovisioned = not servers and system.allocation.instances > 0
+    if deadline_passed and (missing or unprovisioned):
+        if not inventory.complete:
+            result.suppressed.append(f"{system.key}: 'under' not concluded from an incomplete listing")
+            return
+        result.drift.append(
+            Drift(
+                cloud=cloud,
+                system=system.key,
+                drift_class=DriftClass.UNDER,
+                resource_kind="allocation",
+                resource_id=f"{system.key}:provisioning",
+                detail={
+                    "missing_groups": missing,
+                    "approved_instances": system.allocation.instances,
+                    "observed_instances": len(servers),
+                    "deadline": str(system.provisioning_deadline),
+                },
+            )
+        )

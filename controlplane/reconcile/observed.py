@@ -1,0 +1,69 @@
+"""What adapters observed on a cloud, as frozen core models. Adapters build these at their edge from SDK objects;
+nothing here knows an SDK.
+
+An ``Inventory`` says whether it is complete. A listing that failed part way (HTTP error, timeout, a page that failed
+after retries, an answer the adapter did not understand) makes it incomplete, and the engine then draws no
+conclusion from the absence of anything on that cloud.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from pydantic import Field
+
+from controlplane.domain import FootprintKind, Frozen
+
+
+class ObservedGroup(Frozen):
+    """An OpenStack project, a Kubernetes namespace or a hosting unit's equipment group."""
+
+    kind: FootprintKind
+    id: str
+    name: str
+    system_label: str | None = Field(default=None, description="system id the cloud carries (tag/property/label)")
+
+
+class ObservedServer(Frozen):
+    id: str
+    name: str
+    group_id: str
+    vcpu: Decimal = Field(ge=0, description="cores")
+    memory_bytes: int = Field(ge=0)
+    disk_bytes: int = Field(ge=0, description="root disk from the flavor; 0 when booted from a volume")
+    status: str
+    zone: str = Field(default="", description="availability zone")
+    host: str = ""
+    flavor: str = ""
+
+
+class ObservedVolume(Frozen):
+    id: str
+    name: str
+    group_id: str
+    size_bytes: int = Field(ge=0)
+    status: str
+    zone: str = ""
+
+
+class ObservedQuota(Frozen):
+    """A group's quota; None means unlimited."""
+
+    group_id: str
+    vcpu: Decimal | None = None
+    memory_bytes: int | None = None
+    storage_bytes: int | None = None
+    instances: int | None = None
+
+
+class Inventory(Frozen):
+    cloud: str
+    taken_at: dt.datetime
+    complete: bool
+    problems: tuple[str, ...] = ()
+    api_calls: int = 0
+    groups: tuple[ObservedGroup, ...] = ()
+    servers: tuple[ObservedServer, ...] = ()
+    volumes: tuple[ObservedVolume, ...] = ()
+    quotas: tuple[ObservedQuota, ...] = ()
