@@ -1,0 +1,80 @@
+"""SDK objects -> the core's frozen observed models. The only place that knows openstacksdk's resource shapes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from controlplane.domain import FootprintKind
+from controlplane.reconcile.observed import ObservedGroup, ObservedQuota, ObservedServer, ObservedVolume
+
+GIB = 1024**3
+MIB = 1024**2
+SYSTEM_PROPERTY = "yunguan_system"
+SYSTEM_TAG_PREFIX = "yunguan-system="
+
+
+def group_from(project: Any) -> ObservedGroup:
+    label = None
+    extra = dict(getattr(project, "properties", None) or {})
+    for key in (SYSTEM_PROPERTY,):
+        label = extra.get(key) or getattr(project, key, None) or label
+    for tag in getattr(project, "tags", None) or []:
+        if tag.startswith(SYSTEM_TAG_PREFIX):
+            label = tag.removeprefix(SYSTEM_TAG_PREFIX)
+    return ObservedGroup(kind=FootprintKind.PROJECT, id=project.id, name=project.name, system_label=label)
+
+
+def server_from(server: Any) -> ObservedServer:
+    """Needs compute microversion >= 2.47: the flavor is embedded, so no per-server flavor lookup."""
+    flavor = server.flavor
+    if not isinstance(flavor, dict) and flavor is not None:
+        flavor = flavor.to_dict() if hasattr(flavor, "to_dict") else dict(flavor)
+    if not flavor or flavor.get("vcpus") is None:
+        raise ValueError(f"server {server.id} has no embedded flavor (compute microversion < 2.47?)")
+    image = server.image
+    image_id = image.get("id") if isinstance(image, dict) else getattr(image, "id", None)
+    booted_from_volume = not image_id
+    return ObservedServer(
+        id=server.id,
+        name=server.name or "",
+        group_id=server.project_id,
+        vcpu=Decimal(int(flavor["vcpus"])),
+        memory_bytes=int(flavor["ram"]) * MIB,
+        disk_bytes=0 if booted_from_volume else int(flavor.get("disk") or 0) * GIB,
+        status=server.status or "",
+        zone=server.availability_zone or "",
+        host=getattr(server, "compute_host", None) or getattr(server, "hypervisor_hostname", None) or "",
+        flavor=str(flavor.get("original_name") or flavor.get("name") or ""),
+    )
+
+
+def volume_from(volume: Any) -> ObservedVolume:
+    return ObservedVolume(
+        id=volume.id,
+        name=volume.name or "",
+        group_id=volume.project_id,
+        size_bytes=int(volume.size or 0) * GIB,
+        status=volume.status or "",
+        zone=volume.availability_zone or "",
+    )
+
+
+def _limit(value: Any) -> int | None:
+    if value is None:
+        return None
+    value = int(value)
+    return None if value < 0 else value
+
+
+def quota_from(project_id: str, compute: Any, volume: Any) -> ObservedQuota:
+    cores = _limit(compute.cores)
+    ram = _limit(compute.ram)
+    gigabytes = _limit(volume.gigabytes) if volume is not None else None
+    return ObservedQuota(
+        group_id=project_id,
+        vcpu=None if cores is None else Decimal(cores),
+        memory_bytes=None if ram is None else ram * MIB,
+        storage_bytes=None if gigabytes is None else gigabytes * GIB,
+        instances=_limit(compute.instances),
+    )
