@@ -1,11 +1,11 @@
 """The OpenStack adapter's own small error tree; SDK and transport errors are mapped here, cause chained.
 
     OpenStackError
-    ├── OpenStackUnavailable   the cloud did not answer (connection refused, timeout, 5xx after retries)
+    ├── OpenStackUnavailableError   the cloud did not answer (connection refused, timeout, 5xx after retries)
     ├── OpenStackAuthError     credentials or scope refused (401/403)
-    ├── OpenStackNotFound      the resource is gone (404)
-    ├── OpenStackConflict      the resource is busy or changed under us (409)
-    └── OpenStackBadAnswer     an answer the adapter does not understand (unexpected shape, microversion)
+    ├── OpenStackNotFoundError      the resource is gone (404)
+    ├── OpenStackConflictError      the resource is busy or changed under us (409)
+    └── OpenStackBadAnswerError     an answer the adapter does not understand (unexpected shape, microversion)
 
 Messages are truncated and carry no credentials: they can reach a log and the operation log.
 """
@@ -29,7 +29,7 @@ class OpenStackError(Exception):
     """Something went wrong talking to an OpenStack cloud."""
 
 
-class OpenStackUnavailable(OpenStackError):
+class OpenStackUnavailableError(OpenStackError):
     pass
 
 
@@ -37,15 +37,15 @@ class OpenStackAuthError(OpenStackError):
     pass
 
 
-class OpenStackNotFound(OpenStackError):
+class OpenStackNotFoundError(OpenStackError):
     pass
 
 
-class OpenStackConflict(OpenStackError):
+class OpenStackConflictError(OpenStackError):
     pass
 
 
-class OpenStackBadAnswer(OpenStackError):
+class OpenStackBadAnswerError(OpenStackError):
     pass
 
 
@@ -62,16 +62,16 @@ def translated(what: str) -> Iterator[None]:
     except OpenStackError:
         raise
     except sdk.NotFoundException as exc:
-        raise OpenStackNotFound(f"{what}: not found: {_short(exc)}") from exc
+        raise OpenStackNotFoundError(f"{what}: not found: {_short(exc)}") from exc
     except sdk.ConflictException as exc:
-        raise OpenStackConflict(f"{what}: conflict: {_short(exc)}") from exc
+        raise OpenStackConflictError(f"{what}: conflict: {_short(exc)}") from exc
     except (sdk.ForbiddenException, ksa.Unauthorized, ksa.Forbidden) as exc:
         raise OpenStackAuthError(f"{what}: refused: {_short(exc)}") from exc
     except sdk.HttpException as exc:
         status = getattr(exc, "status_code", None)
         if status is not None and status >= 500:
-            raise OpenStackUnavailable(f"{what}: HTTP {status}: {_short(exc)}") from exc
-        raise OpenStackBadAnswer(f"{what}: HTTP {status}: {_short(exc)}") from exc
+            raise OpenStackUnavailableError(f"{what}: HTTP {status}: {_short(exc)}") from exc
+        raise OpenStackBadAnswerError(f"{what}: HTTP {status}: {_short(exc)}") from exc
     except (
         ksa.ConnectFailure,
         ksa.ConnectTimeout,
@@ -80,8 +80,8 @@ def translated(what: str) -> Iterator[None]:
         rq.ConnectionError,
         rq.Timeout,
     ) as exc:
-        raise OpenStackUnavailable(f"{what}: {type(exc).__name__}: {_short(exc)}") from exc
+        raise OpenStackUnavailableError(f"{what}: {type(exc).__name__}: {_short(exc)}") from exc
     except (sdk.SDKException, ksa.ClientException) as exc:
-        raise OpenStackBadAnswer(f"{what}: {type(exc).__name__}: {_short(exc)}") from exc
+        raise OpenStackBadAnswerError(f"{what}: {type(exc).__name__}: {_short(exc)}") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise OpenStackBadAnswer(f"{what}: unexpected answer: {type(exc).__name__}: {_short(exc)}") from exc
+        raise OpenStackBadAnswerError(f"{what}: unexpected answer: {type(exc).__name__}: {_short(exc)}") from exc
