@@ -371,3 +371,9 @@ def footprints(conn: Connection, system: str | None = None) -> list[FootprintIte
     if system is not None:
         query = query.where((sys_t.c.key == system) | (sys_t.c.name == system))
     return [FootprintItem(system=r[0], cloud=r[1], kind=r[2], ref=r[3]) for r in conn.execute(query)]
+
+
+def systems(conn: Connection) -> list[tuple[ApplicationSystem, str]]:
+    """Every system with its department's name."""
+    rows = conn.execute(select(sys_t, dep_t.c.name.label("d_name")).join(dep_t).order_by(sys_t.c.key)).all()
+    return [(_system_from(r._mapping, r.d_name), r.d_name) for r in rows]

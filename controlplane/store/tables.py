@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     ForeignKey,
@@ -124,4 +125,45 @@ audit_checkpoints = Table(
     Column("key_id", String(32), nullable=False),
     Column("signature", String(128), nullable=False),
     Index("ix_audit_checkpoints_seq", "seq"),
+)
+
+reconcile_runs = Table(
+    "reconcile_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("dry_run", Boolean, nullable=False),
+    Column("clouds", Text, nullable=False),
+    Column("counts", Text, nullable=False),
+    Column("api_calls", Integer, nullable=False),
+    Column("new_drift", Integer, nullable=False),
+    Column("resolved_drift", Integer, nullable=False),
+)
+
+reconcile_run_clouds = Table(
+    "reconcile_run_clouds",
+    metadata,
+    Column("run_id", Integer, ForeignKey("reconcile_runs.id"), primary_key=True),
+    Column("cloud", String(200), primary_key=True),
+    Column("complete", Boolean, nullable=False),
+    Column("api_calls", Integer, nullable=False),
+)
+
+drift_records = Table(
+    "drift_records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("reconcile_runs.id"), nullable=False),
+    Column("cloud", String(200), nullable=False),
+    Column("system", String(200), nullable=True),
+    Column("drift_class", String(32), nullable=False),
+    Column("resource_kind", String(32), nullable=False),
+    Column("resource_id", String(300), nullable=False),
+    Column("resource_name", String(300), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("is_new", Boolean, nullable=False),
+    Index("ix_drift_records_run", "run_id"),
+    Index("ix_drift_records_cloud", "cloud", "run_id"),
 )
