@@ -74,6 +74,16 @@ class CloudSettings(_Section):
     vendor: Name
     zone: Zone
     connection: str = Field(default="", description="clouds.yaml cloud name or kubeconfig context")
+    zone_map: dict[str, Zone] = Field(
+        default_factory=dict, description="availability zone -> network zone; unmapped zones take the cloud's zone"
+    )
+    ignore_groups: tuple[str, ...] = Field(
+        default=("admin", "service"), description="the platform's own projects/namespaces, never a system's"
+    )
+    page_size: int = Field(default=1000, ge=1, le=10_000, description="items per page when listing")
+    provisioning_working_days: int = Field(
+        default=10, ge=0, le=60, description="working days to provision an approved allocation (Suining 11)"
+    )
 
 
 _config_path: ContextVar[Path | None] = ContextVar("yunguan_config_path", default=None)

@@ -29,7 +29,10 @@ class Runtime:
     audit: AuditLog
 
     def configured_clouds(self) -> list[Cloud]:
-        return [Cloud.model_validate(c.model_dump()) for c in self.settings.clouds]
+        return [
+            Cloud(name=c.name, kind=c.kind, vendor=c.vendor, zone=c.zone, connection=c.connection)
+            for c in self.settings.clouds
+        ]
 
     def close(self) -> None:
         self.engine.dispose()

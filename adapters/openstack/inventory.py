@@ -42,19 +42,41 @@ def connect(cloud_name: str, **options: Any) -> Any:
 
 
 class OpenStackInventory:
-    def __init__(self, cloud: str, conn: Any, clock: Clock, page_size: int = 1000, quota_workers: int = 8) -> None:
+    """An inventory source for one cloud; connects on first use, so a dead cloud gives an incomplete inventory."""
+
+    def __init__(
+        self,
+        cloud: str,
+        clock: Clock,
+        *,
+        connection: str | None = None,
+        page_size: int = 1000,
+        quota_workers: int = 8,
+        conn: Any = None,
+    ) -> None:
         self.cloud = cloud
-        self.conn = conn
+        self.connection = connection or cloud
         self.clock = clock
         self.page_size = page_size
         self.quota_workers = quota_workers
         self.requests = RequestCounter()
+        self.conn = conn
+        if conn is not None:
+            self._count(conn)
+
+    def _count(self, conn: Any) -> None:
         conn.session.session.hooks.setdefault("response", []).append(self.requests)
 
     def take(self) -> Inventory:
         taken_at = self.clock.now()
         problems: list[str] = []
         start = self.requests.count
+        if self.conn is None:
+            try:
+                self.conn = connect(self.connection)
+                self._count(self.conn)
+            except OpenStackError as exc:
+                return Inventory(cloud=self.cloud, taken_at=taken_at, complete=False, problems=(str(exc),))
 
         def listing(what: str, read: Callable[[], Iterable[T]]) -> list[T]:
             try:

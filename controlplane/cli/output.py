@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from enum import StrEnum
@@ -20,6 +22,7 @@ class Format(StrEnum):
     TABLE = "table"
     JSON = "json"
     YAML = "yaml"
+    CSV = "csv"
 
 
 def emit(
@@ -31,6 +34,14 @@ def emit(
 ) -> None:
     if fmt is Format.JSON:
         console.print_json(json.dumps(list(rows), ensure_ascii=False, default=json_default))
+        return
+    if fmt is Format.CSV:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow([key for key, _ in columns])
+        for row in rows:
+            writer.writerow([_csv_cell(row.get(key)) for key, _ in columns])
+        console.out(buffer.getvalue(), end="", highlight=False)
         return
     if fmt is Format.YAML:
         plain = json.loads(json.dumps(list(rows), default=json_default))
@@ -63,4 +74,12 @@ def _cell(value: Any) -> str:
         return "—"
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items() if v not in (None, "", [], {}))
     return str(value)
+
+
+def _csv_cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=json_default)
+    return "" if value is None else str(value)

@@ -216,6 +216,9 @@ write_configs() {
   mkdir -p "$ETC"/{keystone,placement,nova,glance,neutron,cinder} "$RUN"
   mkdir -p "$DATA"/{keystone/fernet-keys,keystone/credential-keys,nova/lock,placement,glance/images,glance/staging,glance/tasks,neutron/lock,cinder/lock,cinder/volumes}
   chmod 700 "$DATA/keystone/fernet-keys" "$DATA/keystone/credential-keys"
+  # python helpers (cinder WSGI shim, fake volume driver) run from the state dir: no __pycache__ in the repo
+  mkdir -p "$RUN/lib"
+  cp "$OSDIR/cinder_wsgi.py" "$OSDIR/yunguan_fake_volume.py" "$RUN/lib/"
   render "$OSDIR/etc/keystone.conf.in" "$ETC/keystone/keystone.conf"
   render "$OSDIR/etc/placement.conf.in" "$ETC/placement/placement.conf"
   render "$OSDIR/etc/nova.conf.in" "$ETC/nova/nova.conf" COMPUTES="$n"
@@ -321,7 +324,7 @@ start_daemon() { # NAME BINARY CONFIG-FILES...
   local name="$1" bin="$2"; shift 2
   local args=() f
   for f in "$@"; do args+=(--config-file "$f"); done
-  spawn "$name" "$STATE" env PYTHONPATH="$OSDIR" "$VENV/bin/$bin" "${args[@]}" --log-file "$LOGS/$name.log"
+  spawn "$name" "$STATE" env PYTHONPATH="$RUN/lib" "$VENV/bin/$bin" "${args[@]}" --log-file "$LOGS/$name.log"
 }
 
 cmd_start() {
