@@ -7,7 +7,9 @@ reason, so the engine draws no conclusion from what it did not see.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -18,6 +20,18 @@ from controlplane.reconcile.observed import Inventory, ObservedQuota
 
 T = TypeVar("T")
 COMPUTE_MICROVERSION = "2.87"  # >= 2.47 embeds the flavor in each server; 2.87 gives full hypervisor fields
+
+
+@contextlib.contextmanager
+def quiet_sdk() -> Iterator[None]:
+    """openstacksdk 4.x warns about its own internals (InfluxDB support on every connection, a 'service_type'
+    argument its proxies pass themselves): nothing a caller can act on, so not passed on."""
+    from openstack import warnings as sdk_warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sdk_warnings.RemovedInSDK50Warning)
+        warnings.simplefilter("ignore", sdk_warnings.RemovedInSDK60Warning)
+        yield
 
 
 class RequestCounter:
@@ -35,7 +49,7 @@ def connect(cloud_name: str, **options: Any) -> Any:
     """A connection from clouds.yaml (``OS_CLIENT_CONFIG_FILE`` and openstacksdk's other conventions)."""
     import openstack
 
-    with translated(f"connect to {cloud_name}"):
+    with translated(f"connect to {cloud_name}"), quiet_sdk():
         conn = openstack.connect(cloud=cloud_name, compute_api_version="2", **options)
         conn.compute.default_microversion = COMPUTE_MICROVERSION
         return conn
@@ -68,6 +82,10 @@ class OpenStackInventory:
         conn.session.session.hooks.setdefault("response", []).append(self.requests)
 
     def take(self) -> Inventory:
+        with quiet_sdk():
+            return self._take()
+
+    def _take(self) -> Inventory:
         taken_at = self.clock.now()
         problems: list[str] = []
         start = self.requests.count

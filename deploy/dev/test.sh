@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: lint, types, layer contracts, then unit and integration tests against the
-# real services this script makes sure are running (PostgreSQL).
+# real services this script makes sure are running: PostgreSQL and the local OpenStack (installed once, cached
+# outside the repo; started here when it is not running, and stopped again at the end if this script started it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 deploy/dev/setup.sh
@@ -13,5 +14,13 @@ echo "== mypy --strict controlplane" >&2
 .venv/bin/mypy
 echo "== import contracts" >&2
 .venv/bin/lint-imports --no-cache >/dev/null
+if ! deploy/dev/openstack.sh status >/dev/null 2>&1; then
+    echo "== starting the local OpenStack" >&2
+    deploy/dev/openstack.sh install
+    deploy/dev/openstack.sh start
+    trap 'deploy/dev/openstack.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+export OS_CLIENT_CONFIG_FILE=${YUNGUAN_OS_STATE:-/var/tmp/yunguan-openstack}/clouds.yaml
+
 echo "== pytest" >&2
 .venv/bin/pytest "$@"

@@ -1,0 +1,40 @@
+"""The local real OpenStack for integration tests, started by ``deploy/dev/openstack.sh`` (``deploy/dev/test.sh``
+does it before pytest). A test that needs it fails, with the command to run, when it is not up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPT = REPO / "deploy" / "dev" / "openstack.sh"
+STATE = Path(os.environ.get("YUNGUAN_OS_STATE", "/var/tmp/yunguan-openstack"))  # noqa: S108 - the dev script's state
+CLOUD = "yunguan-local"
+
+
+@pytest.fixture(scope="session")
+def openstack_clouds() -> Path:
+    """The clouds.yaml of the running local OpenStack, seeded with the demo scenario."""
+    path = require_openstack()
+    seed(REPO / "deploy" / "dev" / "openstack" / "scenario-ledger-demo.yaml")
+    return path
+
+
+def require_openstack() -> Path:
+    """The clouds.yaml of the running local OpenStack."""
+    status = subprocess.run([str(SCRIPT), "status"], capture_output=True, text=True, check=False, timeout=120)
+    clouds = STATE / "clouds.yaml"
+    if status.returncode != 0 or not clouds.exists():
+        pytest.fail(f"the local OpenStack is not running: start it with `{SCRIPT} start` ({status.stderr[-300:]})")
+    return clouds
+
+
+def seed(scenario: Path) -> None:
+    done = subprocess.run(
+        [str(SCRIPT), "seed", str(scenario)], capture_output=True, text=True, check=False, timeout=600
+    )
+    if done.returncode != 0:
+        pytest.fail(f"seeding {scenario.name} failed: {done.stdout[-800:]} {done.stderr[-800:]}")
