@@ -38,3 +38,9 @@ def seed(scenario: Path) -> None:
     )
     if done.returncode != 0:
         pytest.fail(f"seeding {scenario.name} failed: {done.stdout[-800:]} {done.stderr[-800:]}")
+
+
+@pytest.fixture(scope="session")
+def openstack_seed(openstack_clouds: Path):  # type: ignore[no-untyped-def]  # noqa: ARG001 - needs it running
+    """Seed a scenario file into the running local OpenStack (idempotent by name)."""
+    return seed
