@@ -75,6 +75,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{cloud} listing incomplete, nothing concluded from absence: {why}",
     ),
     "drift_class": ("偏差类型", "class"),
+    "records_pulled": (
+        "{cloud}：{n} 条云平台操作记录写入操作日志",
+        "{cloud}: {n} cloud operation records written to the operation log",
+    ),
     "resource": ("资源", "resource"),
     "detail": ("详情", "detail"),
     "no_drift": ("没有偏差", "no drift"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from controlplane.domain import FootprintKind
 from controlplane.reconcile.observed import ObservedGroup, ObservedQuota, ObservedServer, ObservedVolume
+from controlplane.records import CloudRecord
 
 GIB = 1024**3
 MIB = 1024**2
@@ -77,4 +79,20 @@ def quota_from(project_id: str, compute: Any, volume: Any) -> ObservedQuota:
         memory_bytes=None if ram is None else ram * MIB,
         storage_bytes=None if gigabytes is None else gigabytes * GIB,
         instances=_limit(compute.instances),
+    )
+
+
+def record_from(source: str, server_id: str, server_name: str, action: Any) -> CloudRecord:
+    started = dt.datetime.fromisoformat(str(action.start_time))
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=dt.UTC)  # Nova answers in UTC without saying so
+    return CloudRecord(
+        source=source,
+        record_id=str(action.request_id),
+        time=started.astimezone(dt.UTC),
+        user=str(action.user_id or ""),
+        project=str(action.project_id or ""),
+        action=str(action.action),
+        target=f"server:{server_id}",
+        detail={"server_name": server_name, "message": action.message},
     )

@@ -16,6 +16,7 @@ from controlplane.reconcile.desired_build import build_desired
 from controlplane.reconcile.drift import DriftClass
 from controlplane.reconcile.runs import latest_drift, run_reconcile
 from controlplane.reconcile.sources import open_source
+from controlplane.records import pull_records
 
 EXIT_PARTIAL = 6
 
@@ -69,6 +70,13 @@ def reconcile(
                 dry_run=dry_run,
                 progress=lambda cloud, step: bar.update(task, description=f"{cloud}: {step}"),
             )
+        pulled = {}
+        if not dry_run:
+            for name, source in sources.items():
+                if hasattr(source, "records"):
+                    pulled[name], _ = pull_records(conn, rt.audit, name, source)  # type: ignore[arg-type]
+    for name, n in pulled.items():
+        print_msg(st, "records_pulled", cloud=name, n=n)
     counts = summary.counts()
     rows: list[dict[str, Any]] = []
     for result in summary.results:

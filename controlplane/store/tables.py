@@ -167,3 +167,12 @@ drift_records = Table(
     Index("ix_drift_records_run", "run_id"),
     Index("ix_drift_records_cloud", "cloud", "run_id"),
 )
+
+record_cursors = Table(
+    "record_cursors",
+    metadata,
+    Column("cloud", String(200), primary_key=True),
+    Column("source", String(100), primary_key=True),
+    Column("since", String(32), nullable=False),
+    Column("seen", Text, nullable=False),
+)
