@@ -32,7 +32,9 @@ def server_from(server: Any) -> ObservedServer:
     flavor = server.flavor
     if not isinstance(flavor, dict) and flavor is not None:
         flavor = flavor.to_dict() if hasattr(flavor, "to_dict") else dict(flavor)
-    if not flavor or flavor.get("vcpus") is None:
+    # the SDK fills missing flavor fields with 0, so "vcpus is None" cannot tell an old-microversion answer (flavor
+    # by id only) from a real one: an embedded flavor (>= 2.47) always has its original_name
+    if not flavor or not flavor.get("original_name") or flavor.get("vcpus") is None:
         raise ValueError(f"server {server.id} has no embedded flavor (compute microversion < 2.47?)")
     image = server.image
     image_id = image.get("id") if isinstance(image, dict) else getattr(image, "id", None)
