@@ -7,7 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from controlplane.domain import FootprintKind
-from controlplane.reconcile.observed import ObservedGroup, ObservedQuota, ObservedServer, ObservedVolume
+from controlplane.reconcile.observed import (
+    ObservedGroup,
+    ObservedHost,
+    ObservedQuota,
+    ObservedServer,
+    ObservedSnapshot,
+    ObservedVolume,
+)
 from controlplane.records import CloudRecord
 
 GIB = 1024**3
@@ -61,6 +68,31 @@ def volume_from(volume: Any) -> ObservedVolume:
         size_bytes=int(volume.size or 0) * GIB,
         status=volume.status or "",
         zone=volume.availability_zone or "",
+    )
+
+
+def snapshot_from(snapshot: Any) -> ObservedSnapshot:
+    return ObservedSnapshot(
+        id=snapshot.id,
+        name=snapshot.name or "",
+        group_id=snapshot.project_id or "",
+        volume_id=snapshot.volume_id or "",
+        size_bytes=int(snapshot.size or 0) * GIB,
+        status=snapshot.status or "",
+    )
+
+
+def host_from(hypervisor: Any) -> ObservedHost:
+    """Nova drops the capacity fields from compute microversion 2.88 on; at 2.87, used here, they are present."""
+    memory = getattr(hypervisor, "memory_size", None)
+    return ObservedHost(
+        name=hypervisor.name or "",
+        host_ip=getattr(hypervisor, "host_ip", None) or "",
+        state=getattr(hypervisor, "state", None) or "",
+        status=getattr(hypervisor, "status", None) or "",
+        vcpus=getattr(hypervisor, "vcpus", None),
+        memory_bytes=None if memory is None else int(memory) * MIB,
+        running=getattr(hypervisor, "running_vms", None),
     )
 
 

@@ -14,7 +14,15 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from adapters.openstack.convert import group_from, quota_from, record_from, server_from, volume_from
+from adapters.openstack.convert import (
+    group_from,
+    host_from,
+    quota_from,
+    record_from,
+    server_from,
+    snapshot_from,
+    volume_from,
+)
 from adapters.openstack.errors import OpenStackError, translated
 from controlplane.clock import Clock
 from controlplane.reconcile.observed import Inventory, ObservedQuota
@@ -117,6 +125,14 @@ class OpenStackInventory:
             "list volumes",
             lambda: (volume_from(v) for v in storage.volumes(details=True, all_projects=True, limit=self.page_size)),
         )
+        snapshots = listing(
+            "list snapshots",
+            lambda: (
+                snapshot_from(x) for x in storage.snapshots(details=True, all_projects=True, limit=self.page_size)
+            ),
+        )
+        zones = listing("list availability zones", lambda: (z.name for z in compute.availability_zones()))
+        hosts = listing("list hypervisors", lambda: (host_from(h) for h in compute.hypervisors(details=True)))
         quotas = self._quotas([g.id for g in groups], problems)
         return Inventory(
             cloud=self.cloud,
@@ -127,7 +143,10 @@ class OpenStackInventory:
             groups=tuple(groups),
             servers=tuple(servers),
             volumes=tuple(volumes),
+            snapshots=tuple(snapshots),
             quotas=tuple(quotas),
+            zones=tuple(zones),
+            hosts=tuple(hosts),
         )
 
     def _quotas(self, project_ids: list[str], problems: list[str]) -> list[ObservedQuota]:

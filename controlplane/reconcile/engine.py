@@ -19,7 +19,14 @@ from decimal import Decimal
 from controlplane.domain import Quantities, SystemStatus
 from controlplane.reconcile.desired import DesiredCloud, DesiredSystem
 from controlplane.reconcile.drift import Drift, DriftClass
-from controlplane.reconcile.observed import Inventory, ObservedGroup, ObservedQuota, ObservedServer, ObservedVolume
+from controlplane.reconcile.observed import (
+    Inventory,
+    ObservedGroup,
+    ObservedQuota,
+    ObservedServer,
+    ObservedSnapshot,
+    ObservedVolume,
+)
 
 _COMPARED = ("vcpu", "memory_bytes", "storage_bytes", "instances")
 
@@ -34,7 +41,9 @@ class CloudResult:
     api_calls: int = 0
 
 
-def _usage(servers: Iterable[ObservedServer], volumes: Iterable[ObservedVolume]) -> dict[str, Decimal]:
+def _usage(
+    servers: Iterable[ObservedServer], volumes: Iterable[ObservedVolume], snapshots: Iterable[ObservedSnapshot] = ()
+) -> dict[str, Decimal]:
     used = dict.fromkeys(_COMPARED, Decimal(0))
     for s in servers:
         used["vcpu"] += s.vcpu
@@ -43,6 +52,8 @@ def _usage(servers: Iterable[ObservedServer], volumes: Iterable[ObservedVolume])
         used["instances"] += 1
     for v in volumes:
         used["storage_bytes"] += v.size_bytes
+    for snap in snapshots:
+        used["storage_bytes"] += snap.size_bytes
     return used
 
 
@@ -179,6 +190,8 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
     result: CloudResult,
 ) -> None:
     cloud = desired.cloud.name
+    group_ids = {g.id for g in groups}
+    snapshots = [snap for snap in inventory.snapshots if snap.group_id in group_ids]
     if system.status is SystemStatus.TERMINATED:
         for group in groups:
             result.drift.append(
@@ -192,12 +205,13 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
                     detail={
                         "servers": sum(1 for s in servers if s.group_id == group.id),
                         "volumes": sum(1 for v in volumes if v.group_id == group.id),
+                        "snapshots": sum(1 for snap in snapshots if snap.group_id == group.id),
                     },
                 )
             )
         return
     approved = system.allocation or Quantities()
-    used = _usage(servers, volumes)
+    used = _usage(servers, volumes, snapshots)
     for name in _COMPARED:
         allowed = Decimal(getattr(approved, name))
         if used[name] > allowed:

@@ -47,6 +47,29 @@ class ObservedVolume(Frozen):
     zone: str = ""
 
 
+class ObservedSnapshot(Frozen):
+    """A volume snapshot: it occupies storage and outlives its volume (a known leak on termination)."""
+
+    id: str
+    name: str
+    group_id: str
+    volume_id: str = ""
+    size_bytes: int = Field(ge=0)
+    status: str
+
+
+class ObservedHost(Frozen):
+    """A hypervisor the cloud reports (later: where the libvirt collector connects)."""
+
+    name: str
+    host_ip: str = ""
+    state: str = ""
+    status: str = ""
+    vcpus: int | None = None
+    memory_bytes: int | None = None
+    running: int | None = None
+
+
 class ObservedQuota(Frozen):
     """A group's quota; None means unlimited."""
 
@@ -66,4 +89,7 @@ class Inventory(Frozen):
     groups: tuple[ObservedGroup, ...] = ()
     servers: tuple[ObservedServer, ...] = ()
     volumes: tuple[ObservedVolume, ...] = ()
+    snapshots: tuple[ObservedSnapshot, ...] = ()
     quotas: tuple[ObservedQuota, ...] = ()
+    zones: tuple[str, ...] = ()
+    hosts: tuple[ObservedHost, ...] = ()
