@@ -3,6 +3,7 @@ so a year of them survives whatever the cloud purges (Suining 31).
 
 Reading is incremental: a cursor per cloud and source keeps the time read up to and the ids already seen at that
 time, so a record is logged once however often the pull runs, and a pull that failed part way does not advance it.
+The caller reads the cursor, fetches from the cloud outside any transaction, then writes.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import Field
 from sqlalchemy import Connection, insert, select, update
@@ -39,13 +40,15 @@ class RecordBatch:
     problems: tuple[str, ...] = ()
 
 
+@runtime_checkable
 class RecordSource(Protocol):
     source: str
 
     def records(self, since: dt.datetime | None) -> RecordBatch: ...
 
 
-def _cursor(conn: Connection, cloud: str, source: str) -> tuple[dt.datetime | None, set[str]]:
+def read_cursor(conn: Connection, cloud: str, source: str) -> tuple[dt.datetime | None, set[str]]:
+    """Where the records of ``source`` on ``cloud`` were read up to, and the ids seen at that moment."""
     row = conn.execute(
         select(record_cursors.c.since, record_cursors.c.seen).where(
             record_cursors.c.cloud == cloud, record_cursors.c.source == source
@@ -57,10 +60,17 @@ def _cursor(conn: Connection, cloud: str, source: str) -> tuple[dt.datetime | No
     return since, set(json.loads(row.seen))
 
 
-def pull_records(conn: Connection, audit: AuditLog, cloud: str, source: RecordSource) -> tuple[int, RecordBatch]:
-    """Log the records newer than the cursor; returns how many were logged and the batch read."""
-    since, seen = _cursor(conn, cloud, source.source)
-    batch = source.records(since)
+def write_records(  # noqa: PLR0917 - the batch and the cursor it was read from
+    conn: Connection,
+    audit: AuditLog,
+    cloud: str,
+    source: str,
+    batch: RecordBatch,
+    cursor: tuple[dt.datetime | None, set[str]],
+) -> int:
+    """Log the records newer than ``cursor`` (read before fetching ``batch``) and move the cursor if the batch was
+    complete; returns how many were logged."""
+    since, seen = cursor
     fresh = sorted(
         (r for r in batch.records if since is None or r.time > since or (r.time == since and r.record_id not in seen)),
         key=lambda r: (r.time, r.record_id),
@@ -70,20 +80,12 @@ def pull_records(conn: Connection, audit: AuditLog, cloud: str, source: RecordSo
         newest = fresh[-1].time
         at_newest = sorted({r.record_id for r in fresh if r.time == newest} | (seen if newest == since else set()))
         values = {"since": format_time(newest), "seen": json.dumps(at_newest)}
-        exists = conn.execute(
-            select(record_cursors.c.cloud).where(
-                record_cursors.c.cloud == cloud, record_cursors.c.source == source.source
-            )
-        ).first()
-        if exists is not None:
-            conn.execute(
-                update(record_cursors)
-                .where(record_cursors.c.cloud == cloud, record_cursors.c.source == source.source)
-                .values(**values)
-            )
+        where = (record_cursors.c.cloud == cloud) & (record_cursors.c.source == source)
+        if conn.execute(select(record_cursors.c.cloud).where(where)).first() is not None:
+            conn.execute(update(record_cursors).where(where).values(**values))
         else:
-            conn.execute(insert(record_cursors).values(cloud=cloud, source=source.source, **values))
-    return len(fresh), batch
+            conn.execute(insert(record_cursors).values(cloud=cloud, source=source, **values))
+    return len(fresh)
 
 
 def _entry(cloud: str, record: CloudRecord) -> Entry:

@@ -14,9 +14,9 @@ from controlplane.clock import today_cst
 from controlplane.domain import Cloud
 from controlplane.reconcile.desired_build import build_desired
 from controlplane.reconcile.drift import DriftClass
-from controlplane.reconcile.runs import latest_drift, run_reconcile
+from controlplane.reconcile.runs import latest_drift, record_run, take_inventories
 from controlplane.reconcile.sources import open_source
-from controlplane.records import pull_records
+from controlplane.records import RecordBatch, RecordSource, read_cursor, write_records
 
 EXIT_PARTIAL = 6
 
@@ -42,6 +42,9 @@ def reconcile(
         raise typer.Exit(EXIT_USAGE)
     day = today_cst(rt.clock)
     calendar = WorkingCalendar()
+    started = rt.clock.now()
+    sources = {n: open_source(configured[n], rt.clock) for n in names}
+    recorders = {n: s for n, s in sources.items() if isinstance(s, RecordSource)}
     with rt.engine.connect() as conn, conn.begin():
         wanted = [
             build_desired(
@@ -55,26 +58,25 @@ def reconcile(
             )
             for c in (configured[n] for n in names)
         ]
-        sources = {n: open_source(configured[n], rt.clock) for n in names}
-        with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=st.err, transient=True
-        ) as bar:
-            task = bar.add_task("", total=None)
-            summary = run_reconcile(
-                conn,
-                rt.audit,
-                wanted,
-                sources,
-                rt.clock.now,
-                st.actor,
-                dry_run=dry_run,
-                progress=lambda cloud, step: bar.update(task, description=f"{cloud}: {step}"),
-            )
-        pulled = {}
+        cursors = {n: read_cursor(conn, n, r.source) for n, r in recorders.items()}
+    # the clouds are read with no store transaction open: a long listing holds no lock
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=st.err, transient=True
+    ) as bar:
+        task = bar.add_task("", total=None)
+        inventories = take_inventories(
+            wanted, sources, progress=lambda cloud: bar.update(task, description=f"{cloud}: listing")
+        )
+        batches: dict[str, RecordBatch] = {}
         if not dry_run:
-            for name, source in sources.items():
-                if hasattr(source, "records"):
-                    pulled[name], _ = pull_records(conn, rt.audit, name, source)  # type: ignore[arg-type]
+            for name, recorder in recorders.items():
+                bar.update(task, description=f"{name}: operation records")
+                batches[name] = recorder.records(cursors[name][0])
+    pulled: dict[str, int] = {}
+    with rt.engine.connect() as conn, conn.begin():
+        summary = record_run(conn, rt.audit, wanted, inventories, started, rt.clock.now, st.actor, dry_run=dry_run)
+        for name, batch in batches.items():
+            pulled[name] = write_records(conn, rt.audit, name, recorders[name].source, batch, cursors[name])
     for name, n in pulled.items():
         print_msg(st, "records_pulled", cloud=name, n=n)
     counts = summary.counts()

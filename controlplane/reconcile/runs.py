@@ -72,27 +72,33 @@ def _previous_keys(conn: Connection, cloud: str) -> set[tuple[str, ...]]:
     return {(r[0], r[1] or "", r[2], r[3], r[4]) for r in rows}
 
 
-def run_reconcile(  # noqa: PLR0917 - the run's inputs, each explicit
+def take_inventories(
+    desired: Iterable[DesiredCloud],
+    sources: Mapping[str, InventorySource],
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Inventory]:
+    """Read every cloud. Done outside any store transaction: listings take time, and no lock is held meanwhile."""
+    found: dict[str, Inventory] = {}
+    for want in desired:
+        if progress:
+            progress(want.cloud.name)
+        found[want.cloud.name] = sources[want.cloud.name].take()
+    return found
+
+
+def record_run(  # noqa: PLR0917 - the run's inputs, each explicit
     conn: Connection,
     audit: AuditLog,
     desired: Iterable[DesiredCloud],
-    sources: Mapping[str, InventorySource],
+    inventories: Mapping[str, Inventory],
+    started: dt.datetime,
     now: Callable[[], dt.datetime],
     actor: str,
     *,
     dry_run: bool = False,
-    progress: Callable[[str, str], None] | None = None,
 ) -> RunSummary:
-    started = now()
-    results: list[CloudResult] = []
-    for want in desired:
-        name = want.cloud.name
-        if progress:
-            progress(name, "listing")
-        inventory = sources[name].take()
-        if progress:
-            progress(name, "comparing")
-        results.append(reconcile_cloud(want, inventory))
+    """Compare, diff against the previous run and (unless dry-run) record it, in the caller's transaction."""
+    results = [reconcile_cloud(want, inventories[want.cloud.name]) for want in desired]
     status = "ok" if all(r.complete for r in results) else "partial"
     summary = RunSummary(None, status, results)
     for r in results:
