@@ -117,25 +117,35 @@ class OpenStackInventory:
                 return []
 
         compute, storage, identity = self.conn.compute, self.conn.block_storage, self.conn.identity
+        page = self.page_size
         projects = listing("list projects", identity.projects)
         groups = [group_from(p) for p in projects]
-        servers = listing(
-            "list servers",
-            lambda: (server_from(s) for s in compute.servers(details=True, all_projects=True, limit=self.page_size)),
-        )
-        volumes = listing(
-            "list volumes",
-            lambda: (volume_from(v) for v in storage.volumes(details=True, all_projects=True, limit=self.page_size)),
-        )
-        snapshots = listing(
-            "list snapshots",
-            lambda: (
-                snapshot_from(x) for x in storage.snapshots(details=True, all_projects=True, limit=self.page_size)
-            ),
-        )
-        zones = listing("list availability zones", lambda: (z.name for z in compute.availability_zones()))
-        hosts = listing("list hypervisors", lambda: (host_from(h) for h in compute.hypervisors(details=True)))
-        quotas = self._quotas([g.id for g in groups], problems)
+        # the listings are independent: run them side by side while the quotas (2 requests a project) go too
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            servers_f = pool.submit(
+                listing,
+                "list servers",
+                lambda: (server_from(s) for s in compute.servers(details=True, all_projects=True, limit=page)),
+            )
+            volumes_f = pool.submit(
+                listing,
+                "list volumes",
+                lambda: (volume_from(v) for v in storage.volumes(details=True, all_projects=True, limit=page)),
+            )
+            snapshots_f = pool.submit(
+                listing,
+                "list snapshots",
+                lambda: (snapshot_from(x) for x in storage.snapshots(details=True, all_projects=True, limit=page)),
+            )
+            others_f = pool.submit(
+                lambda: (
+                    listing("list availability zones", lambda: (z.name for z in compute.availability_zones())),
+                    listing("list hypervisors", lambda: (host_from(h) for h in compute.hypervisors(details=True))),
+                )
+            )
+            quotas = self._quotas([g.id for g in groups], problems)
+            servers, volumes, snapshots = servers_f.result(), volumes_f.result(), snapshots_f.result()
+            zones, hosts = others_f.result()
         return Inventory(
             cloud=self.cloud,
             taken_at=taken_at,

@@ -1,8 +1,9 @@
 """Reconcile benchmark on the real local OpenStack.
 
 Seeds N servers in P projects (once; seeding is idempotent by name), then times, each in a fresh process:
-  (a) `yunguan reconcile` of the cloud (inventory of projects, servers, volumes, snapshots, zones, hypervisors,
-      per-project quotas, the engine, the run record, the Nova instance actions pull),
+  (a) `yunguan reconcile` of the cloud, as a whole CLI process (imports included): inventory of projects, servers,
+      volumes, snapshots, zones, hypervisors, per-project quotas, the engine, the run record, and the incremental
+      pull of Nova instance actions (timed on the second run: the first also copies every server's history),
   (b) the floor: a bare openstacksdk paginated listing of the same servers, volumes and quotas,
   (c) with --c7n, Cloud Custodian (c7n + c7n-openstack in their own venv) listing the servers of all projects and
       filtering them by flavor.
@@ -80,6 +81,7 @@ def scenario(servers: int, projects: int) -> dict[str, object]:
 
 
 def run_yunguan(tmp: Path, env: dict[str, str]) -> dict[str, float]:
+    tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "yunguan.yaml"
     config.write_text(
         "clouds:\n  - {name: yunguan-local, kind: openstack, vendor: bench, zone: extranet}\n", encoding="utf-8"
@@ -96,6 +98,9 @@ def run_yunguan(tmp: Path, env: dict[str, str]) -> dict[str, float]:
         "print('WALL', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
         " file=sys.stderr)\n"
     )
+    # the first run also copies every server's past instance actions into the operation log (one request per
+    # server); later runs ask only about servers changed since: the steady state is what is timed
+    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
     line = next(x for x in done.stderr.splitlines() if x.startswith("WALL"))
     _, wall, rss = line.split()
@@ -110,6 +115,7 @@ def run_floor(env: dict[str, str]) -> dict[str, float]:
 
 
 def run_c7n(tmp: Path, env: dict[str, str]) -> dict[str, float]:
+    tmp.mkdir(parents=True, exist_ok=True)
     if not (C7N_VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(C7N_VENV)], check=True)
         subprocess.run(
