@@ -1,15 +1,11 @@
-"""The small protocols every adapter implements. The core depends on these shapes, never on an SDK."""
+"""The small protocols every adapter implements, defined by the core so that it depends on these shapes and never on
+an SDK: an inventory source (one snapshot of its cloud) and, optionally, a source of the cloud's own operation
+records. Adapters register a factory ``(CloudSettings, Clock) -> source`` under the ``yunguan.adapters`` entry point.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from controlplane.reconcile.runs import InventorySource
+from controlplane.records import RecordSource
 
-from controlplane.domain import Cloud
-
-
-class Adapter(Protocol):
-    """An adapter bound to one configured cloud."""
-
-    cloud: Cloud
-
-    def close(self) -> None: ...
+__all__ = ["InventorySource", "RecordSource"]

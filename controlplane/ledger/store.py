@@ -329,11 +329,8 @@ def _revision_rows(conn: Connection, system: str | None) -> list[tuple[str, Appl
     if system is not None:
         query = query.where((sys_t.c.key == system) | (sys_t.c.name == system))
     rows = conn.execute(query).all()
-    systems = {
-        r.key: _system_from(r._mapping, r.d_name)
-        for r in conn.execute(select(sys_t, dep_t.c.name.label("d_name")).join(dep_t)).all()
-    }
-    return [(r.d_name, systems[r.s_key], r.c_name, r) for r in rows]
+    by_key = {s.key: s for s, _ in systems(conn)}
+    return [(r.d_name, by_key[r.s_key], r.c_name, r) for r in rows]
 
 
 def history(conn: Connection, system: str | None = None) -> list[Approved]:

@@ -19,10 +19,6 @@ class DriftClass(StrEnum):
     ORPHAN = "orphan"  # resources left of a terminated system
 
 
-# Classes concluded from something being absent: never drawn from an incomplete inventory.
-ABSENCE_BASED = frozenset({DriftClass.UNDER})
-
-
 class Drift(Frozen):
     cloud: str
     system: str | None

@@ -66,7 +66,6 @@ def test_demo_ledger_against_the_real_cloud(cli) -> None:  # type: ignore[no-unt
     }
     second = cli("reconcile", CLOUD)
     assert second.exit_code == 1
-    assert "new" in second.stdout
     rows = json.loads(cli("drift", "-o", "json").stdout)
     assert not any(r["is_new"] for r in rows)
 

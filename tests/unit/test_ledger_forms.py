@@ -18,6 +18,29 @@ CLOUDS = {
     "k8s-local": Cloud(name="k8s-local", kind="kubernetes", vendor="v", zone="internet"),
     "hosting-zone": Cloud(name="hosting-zone", kind="hosting", vendor="v", zone="extranet"),
 }
+GOOD_ROW = [
+    "Bureau",
+    "OA",
+    "2",
+    "internet",
+    "shared",
+    "yunguan-local",
+    "4",
+    "8",
+    "100",
+    "A-1",
+    "2026-03-01",
+    "standard",
+    "",
+]
+_FIELDS = ["unit", "system", "mlps", "zone", "mode", "cloud", "vcpu", "memory", "storage", "ref", "date", "kind", "to"]
+
+
+def variant(**changes: str) -> list[str]:
+    """GOOD_ROW with some cells changed, named by field."""
+    return [changes.get(name, value) for name, value in zip(_FIELDS, GOOD_ROW, strict=True)]
+
+
 EN_HEADER = [
     "unit",
     "system",
@@ -99,51 +122,9 @@ def test_every_error_is_listed_by_row_and_column(tmp_path: Path) -> None:
         tmp_path / "bad.csv",
         [
             EN_HEADER,
-            [
-                "Bureau",
-                "OA",
-                "2",
-                "internet",
-                "shared",
-                "yunguan-local",
-                "4",
-                "8",
-                "100",
-                "A-1",
-                "2026-03-01",
-                "standard",
-                "",
-            ],
-            [
-                "Bureau",
-                "GIS",
-                "5",
-                "moon",
-                "shared",
-                "nowhere",
-                "x",
-                "8",
-                "100",
-                "A-2",
-                "2026-13-01",
-                "standard",
-                "",
-            ],
-            [
-                "Bureau",
-                "Web",
-                "2",
-                "internet",
-                "shared",
-                "yunguan-local",
-                "4",
-                "8",
-                "100",
-                "A-3",
-                "2026-01-01",
-                "temporary",
-                "2026-05-01",
-            ],
+            [*GOOD_ROW],
+            variant(system="GIS", mlps="5", zone="moon", cloud="nowhere", vcpu="x", ref="A-2", date="2026-13-01"),
+            variant(system="Web", ref="A-3", date="2026-01-01", kind="temporary", to="2026-05-01"),
         ],
     )
     with pytest.raises(LedgerFileError) as err:
@@ -174,21 +155,7 @@ def test_unknown_and_missing_columns_are_named(tmp_path: Path) -> None:
 
 def test_conflicting_rows_for_one_system_are_refused(tmp_path: Path) -> None:
     """Two rows describing the same system differently point at each other."""
-    row = [
-        "Bureau",
-        "OA",
-        "2",
-        "internet",
-        "shared",
-        "yunguan-local",
-        "4",
-        "8",
-        "100",
-        "A-1",
-        "2026-03-01",
-        "standard",
-        "",
-    ]
+    row = [*GOOD_ROW]
     other = [*row]
     other[3], other[9] = "extranet", "A-2"
     path = write_csv(tmp_path / "c.csv", [EN_HEADER, row, other])
@@ -199,22 +166,7 @@ def test_conflicting_rows_for_one_system_are_refused(tmp_path: Path) -> None:
 def test_footprint_must_fit_the_cloud_kind(tmp_path: Path) -> None:
     """A namespace on an OpenStack cloud is refused."""
     header = [*EN_HEADER, "namespaces"]
-    row = [
-        "Bureau",
-        "OA",
-        "2",
-        "internet",
-        "shared",
-        "yunguan-local",
-        "4",
-        "8",
-        "100",
-        "A-1",
-        "2026-03-01",
-        "standard",
-        "",
-        "oa",
-    ]
+    row = [*GOOD_ROW, "oa"]
     with pytest.raises(LedgerFileError, match="this column is for kubernetes clouds"):
         parse_ledger(read_ledger_file(write_csv(tmp_path / "f.csv", [header, row])), CLOUDS)
 
