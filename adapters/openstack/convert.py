@@ -116,14 +116,22 @@ def quota_from(project_id: str, compute: Any, volume: Any) -> ObservedQuota:
     )
 
 
+def parse_time(value: str) -> dt.datetime:
+    """A Nova timestamp: ISO 8601, in UTC whether or not it says so."""
+    parsed = dt.datetime.fromisoformat(str(value))
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def nova_time(value: dt.datetime) -> str:
+    """A time as Nova's `changes-since` takes it (seconds, UTC)."""
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def record_from(source: str, server_id: str, server_name: str, action: Any) -> CloudRecord:
-    started = dt.datetime.fromisoformat(str(action.start_time))
-    if started.tzinfo is None:
-        started = started.replace(tzinfo=dt.UTC)  # Nova answers in UTC without saying so
     return CloudRecord(
         source=source,
         record_id=str(action.request_id),
-        time=started.astimezone(dt.UTC),
+        time=parse_time(action.start_time),
         user=str(action.user_id or ""),
         project=str(action.project_id or ""),
         action=str(action.action),

@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 from adapters.openstack.convert import (
     group_from,
     host_from,
+    nova_time,
+    parse_time,
     quota_from,
     record_from,
     server_from,
@@ -29,6 +31,7 @@ from controlplane.reconcile.observed import Inventory, ObservedQuota
 from controlplane.records import CloudRecord, RecordBatch
 
 T = TypeVar("T")
+ACTION_LOOKBACK = dt.timedelta(hours=1)  # actions are asked from this long before the cursor (late finishers)
 COMPUTE_MICROVERSION = "2.87"  # >= 2.47 embeds the flavor in each server; 2.87 gives full hypervisor fields
 
 
@@ -187,8 +190,10 @@ class OpenStackInventory:
     source = "nova.instance_action"
 
     def records(self, since: dt.datetime | None) -> RecordBatch:
-        """Nova instance actions newer than ``since``: only servers changed since then (deleted ones included)
-        are asked for their actions, so a quiet cloud costs one request."""
+        """Nova instance actions of the servers changed since ``since`` (deleted ones included): a quiet cloud
+        costs one request. The watermark is the newest `updated` among those servers, by Nova's own clock; actions
+        are asked from an hour before the cursor, so an action that finished late is not lost (the core drops the
+        ones already logged)."""
         with quiet_sdk():
             return self._records(since)
 
@@ -200,22 +205,23 @@ class OpenStackInventory:
             except OpenStackError as exc:
                 return RecordBatch((), complete=False, problems=(str(exc),))
         compute = self.conn.compute
-        stamp = since.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if since else None
-        query: dict[str, Any] = {"all_projects": True, "details": False, "limit": self.page_size}
-        if stamp:
-            query["changes_since"] = stamp
+        query: dict[str, Any] = {"all_projects": True, "details": True, "limit": self.page_size}
+        if since:
+            query["changes_since"] = nova_time(since)
         try:
             with translated("list changed servers"):
-                servers = [(s.id, s.name) for s in compute.servers(**query)]
+                servers = [(s.id, s.name, s.updated_at) for s in compute.servers(**query)]
         except OpenStackError as exc:
             return RecordBatch((), complete=False, problems=(str(exc),))
+        watermark = max((parse_time(u) for _, _, u in servers if u), default=since)
+        asked = {"changes_since": nova_time(since - ACTION_LOOKBACK)} if since else {}
         found: list[CloudRecord] = []
         problems: list[str] = []
-        for server_id, name in servers:
+        for server_id, name, _ in servers:
             try:
                 with translated(f"list actions of server {server_id}"):
-                    actions = compute.server_actions(server_id, **({"changes_since": stamp} if stamp else {}))
+                    actions = compute.server_actions(server_id, **asked)
                     found.extend(record_from(self.source, server_id, name, a) for a in actions)
             except OpenStackError as exc:
                 problems.append(str(exc))
-        return RecordBatch(tuple(found), complete=not problems, problems=tuple(problems))
+        return RecordBatch(tuple(found), complete=not problems, problems=tuple(problems), watermark=watermark)

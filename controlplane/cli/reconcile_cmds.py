@@ -71,12 +71,12 @@ def reconcile(
         if not dry_run:
             for name, recorder in recorders.items():
                 bar.update(task, description=f"{name}: operation records")
-                batches[name] = recorder.records(cursors[name][0])
+                batches[name] = recorder.records(cursors[name])
     pulled: dict[str, int] = {}
     with rt.engine.connect() as conn, conn.begin():
         summary = record_run(conn, rt.audit, wanted, inventories, started, rt.clock.now, st.actor, dry_run=dry_run)
         for name, batch in batches.items():
-            pulled[name] = write_records(conn, rt.audit, name, recorders[name].source, batch, cursors[name])
+            pulled[name] = write_records(conn, rt.audit, name, recorders[name].source, batch)
     for name, n in pulled.items():
         print_msg(st, "records_pulled", cloud=name, n=n)
     counts = summary.counts()

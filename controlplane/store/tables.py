@@ -104,6 +104,7 @@ audit_events = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
     Index("ix_audit_events_time", "time"),
+    Index("ix_audit_events_request_id", "request_id"),
 )
 
 audit_head = Table(
@@ -174,5 +175,4 @@ record_cursors = Table(
     Column("cloud", String(200), primary_key=True),
     Column("source", String(100), primary_key=True),
     Column("since", String(32), nullable=False),
-    Column("seen", Text, nullable=False),
 )

@@ -1,16 +1,22 @@
-"""Reconcile benchmark on the real local OpenStack.
+"""Reconcile benchmark, at two scales.
 
-Seeds N servers in P projects (once; seeding is idempotent by name), then times, each in a fresh process:
+Real (default): seeds N servers (each with a volume) in P projects into the real local OpenStack (once; seeding is
+idempotent by name). Scale (--scale): records the contenders' exchanges with the real local OpenStack through a
+proxy, then serves --servers servers (one volume each) in --projects projects from a local replay server that
+answers the same requests from that recording, multiplied (tests/bench/openstack_replay.py: same pagination, same
+microversions). Each contender runs in a fresh process:
   (a) `yunguan reconcile` of the cloud, as a whole CLI process (imports included): inventory of projects, servers,
       volumes, snapshots, zones, hypervisors, per-project quotas, the engine, the run record, and the incremental
       pull of Nova instance actions (timed on the second run: the first also copies every server's history),
   (b) the floor: a bare openstacksdk paginated listing of the same servers, volumes and quotas,
   (c) with --c7n, Cloud Custodian (c7n + c7n-openstack in their own venv) listing the servers of all projects and
       filtering them by flavor.
-Prints wall time, HTTP requests and peak RSS of each, and the ratio (a)/(b).
+Prints wall time, HTTP requests (from the services' access logs, or the replay server's count) and peak RSS of
+each, and the ratios.
 
     deploy/dev/openstack.sh start --computes 8
     .venv/bin/python tests/bench/reconcile_bench.py --servers 500 --projects 50 [--c7n]
+    .venv/bin/python tests/bench/reconcile_bench.py --scale --servers 10000 --projects 500 [--c7n]
 """
 
 from __future__ import annotations
@@ -24,12 +30,30 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from openstack_replay import ReplayServer  # a sibling script, not a package
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("YUNGUAN_OS_STATE", "/var/tmp/yunguan-openstack"))  # noqa: S108 - dev script's state
 CACHE = Path(os.environ.get("YUNGUAN_CACHE", "/var/cache/yunguan"))
 C7N_VENV = CACHE / "c7n-venv"
+ACCESS_LOGS = ["keystone", "nova-api", "cinder-api", "neutron", "glance", "placement"]
+Counter = Callable[[], int]
+
+
+def access_log_lines() -> int:
+    """Requests the real services have answered so far, from their access logs."""
+    total = 0
+    for name in ACCESS_LOGS:
+        path = STATE / "logs" / f"{name}-access.log"
+        if path.exists():
+            with path.open("rb") as log:
+                total += sum(1 for _ in log)
+    return total
+
 
 FLOOR = textwrap.dedent(
     """
@@ -77,10 +101,11 @@ def scenario(servers: int, projects: int) -> dict[str, object]:
             {"name": f"bench-{p:03d}-vm", "project": f"bench-{p:03d}", "flavor": "bench.small", "count": per}
             for p in range(projects)
         ],
+        "volumes": [{"name": f"bench-{p:03d}-data", "project": f"bench-{p:03d}", "size": 1} for p in range(projects)],
     }
 
 
-def run_yunguan(tmp: Path, env: dict[str, str]) -> dict[str, float]:
+def run_yunguan(tmp: Path, env: dict[str, str], count: Counter) -> dict[str, float]:
     tmp.mkdir(parents=True, exist_ok=True)
     config = tmp / "yunguan.yaml"
     config.write_text(
@@ -101,20 +126,31 @@ def run_yunguan(tmp: Path, env: dict[str, str]) -> dict[str, float]:
     # the first run also copies every server's past instance actions into the operation log (one request per
     # server); later runs ask only about servers changed since: the steady state is what is timed
     subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    before = count()
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
-    line = next(x for x in done.stderr.splitlines() if x.startswith("WALL"))
+    requests = count() - before
+    line = next((x for x in done.stderr.splitlines() if x.startswith("WALL")), None)
+    if line is None:
+        raise SystemExit(f"yunguan reconcile failed:\n{done.stdout}\n{done.stderr}")
     _, wall, rss = line.split()
     with sqlite3.connect(tmp / "state" / "yunguan.db") as db:
-        calls = db.execute("SELECT api_calls FROM reconcile_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
-    return {"wall": float(wall), "requests": calls, "rss_mb": float(rss)}
+        run, status = db.execute("SELECT id, status FROM reconcile_runs ORDER BY id DESC LIMIT 1").fetchone()
+        unapproved = db.execute(
+            "SELECT COUNT(*) FROM drift_records WHERE run_id = ? AND resource_kind = 'server'", (run,)
+        ).fetchone()[0]
+    if status != "ok":
+        raise SystemExit(f"yunguan reconcile was {status}:\n{done.stdout}\n{done.stderr}")
+    return {"wall": float(wall), "requests": requests, "rss_mb": float(rss), "servers": unapproved}
 
 
-def run_floor(env: dict[str, str]) -> dict[str, float]:
+def run_floor(env: dict[str, str], count: Counter) -> dict[str, float]:
+    before = count()
     done = subprocess.run([sys.executable, "-c", FLOOR], env=env, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.splitlines()[-1])  # type: ignore[no-any-return]
+    figures: dict[str, float] = json.loads(done.stdout.splitlines()[-1])
+    return figures | {"requests": count() - before}
 
 
-def run_c7n(tmp: Path, env: dict[str, str]) -> dict[str, float]:
+def run_c7n(tmp: Path, env: dict[str, str], count: Counter) -> dict[str, float]:
     tmp.mkdir(parents=True, exist_ok=True)
     if not (C7N_VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(C7N_VENV)], check=True)
@@ -140,45 +176,82 @@ def run_c7n(tmp: Path, env: dict[str, str]) -> dict[str, float]:
         str(tmp / "out"),
         str(policy),
     ]
+    before = count()
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+    requests = count() - before
     line = next(x for x in done.stderr.splitlines() if x.startswith("C7N"))
     _, wall, rss = line.split()
-    return {"wall": float(wall), "requests": float("nan"), "rss_mb": float(rss)}
+    resources = tmp / "out" / "small-servers" / "resources.json"
+    found = len(json.loads(resources.read_text())) if resources.exists() else -1
+    return {"wall": float(wall), "requests": requests, "rss_mb": float(rss), "servers": found}
+
+
+def seed(tmp: Path, servers: int, projects: int) -> None:
+    path = tmp / "scenario.yaml"
+    path.write_text(json.dumps(scenario(servers, projects)), encoding="utf-8")
+    started = time.perf_counter()
+    subprocess.run([str(REPO / "deploy" / "dev" / "openstack.sh"), "seed", str(path)], check=True, capture_output=True)
+    print(f"seeded {servers} servers in {projects} projects in {time.perf_counter() - started:.0f} s")
+
+
+def contenders(tmp: Path, env: dict[str, str], count: Counter, c7n: bool, tag: str) -> dict[str, dict[str, float]]:
+    row = {"yunguan reconcile": run_yunguan(tmp / f"y{tag}", env, count), "openstacksdk floor": run_floor(env, count)}
+    if c7n:
+        row["cloud custodian"] = run_c7n(tmp / f"c{tag}", env, count)
+    return row
+
+
+def record(tmp: Path, env: dict[str, str], c7n: bool) -> Path:
+    """Every exchange the contenders have with the real cloud, through the recording proxy."""
+    proxy = ReplayServer()
+    proxy.serve_in_background()
+    proxy.clouds_yaml(STATE / "clouds.yaml", tmp / "record-clouds.yaml")
+    contenders(tmp, env | {"OS_CLIENT_CONFIG_FILE": str(tmp / "record-clouds.yaml")}, lambda: 0, c7n, "record")
+    proxy.shutdown()
+    target = tmp / "recording.json"
+    proxy.recording.save(target, proxy.base)
+    print(f"recorded {len(proxy.recording.exact)} distinct exchanges with the real cloud")
+    return target
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--servers", type=int, default=500)
     parser.add_argument("--projects", type=int, default=50)
+    parser.add_argument("--scale", action="store_true", help="serve --servers from the replay server")
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--c7n", action="store_true")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     env = dict(os.environ, OS_CLIENT_CONFIG_FILE=str(STATE / "clouds.yaml"), PYTHONWARNINGS="ignore")
+    rows: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as raw:
         tmp = Path(raw)
-        if not args.no_seed:
-            path = tmp / "scenario.yaml"
-            path.write_text(json.dumps(scenario(args.servers, args.projects)), encoding="utf-8")
-            started = time.perf_counter()
-            subprocess.run(
-                [str(REPO / "deploy" / "dev" / "openstack.sh"), "seed", str(path)], check=True, capture_output=True
-            )
-            print(f"seeded in {time.perf_counter() - started:.0f} s")
-        rows: dict[str, list[dict[str, float]]] = {"yunguan reconcile": [], "openstacksdk floor": []}
-        if args.c7n:
-            rows["cloud custodian"] = []
+        count: Counter = access_log_lines
+        if not args.no_seed:  # the scale run records from a small real cloud: 4 servers and 2 volumes are enough
+            seed(tmp, *((4, 2) if args.scale else (args.servers, args.projects)))
+        if args.scale:
+            replay = ReplayServer(recording=record(tmp, env, args.c7n), world_args=(args.servers, args.projects))
+            replay.serve_in_background()
+            replay.clouds_yaml(STATE / "clouds.yaml", tmp / "replay-clouds.yaml")
+            env["OS_CLIENT_CONFIG_FILE"] = str(tmp / "replay-clouds.yaml")
+            count = lambda: replay.requests  # noqa: E731 - the replay server counts every request
         for i in range(args.repeat):
-            rows["yunguan reconcile"].append(run_yunguan(tmp / f"y{i}", env))
-            rows["openstacksdk floor"].append(run_floor(env))
-            if args.c7n:
-                rows["cloud custodian"].append(run_c7n(tmp / f"c{i}", env))
-    print(f"{'contender':<20} {'wall s (median)':>16} {'requests':>9} {'peak RSS MB':>12}")
+            for name, figures in contenders(tmp, env, count, args.c7n, str(i)).items():
+                rows.setdefault(name, []).append(figures)
+        if args.scale:
+            replay.shutdown()
+            misses = sorted(set(replay.misses))
+            print(f"replay: {len(misses)} request shapes not in the recording (answered 404)")
+            for miss in misses[:20]:
+                print(f"  {miss}")
+    print(f"{'contender':<20} {'wall s (median)':>16} {'requests':>9} {'peak RSS MB':>12} {'servers seen':>13}")
     medians: dict[str, float] = {}
     for name, runs in rows.items():
         walls = sorted(r["wall"] for r in runs)
         medians[name] = walls[len(walls) // 2]
-        print(f"{name:<20} {medians[name]:>16.2f} {runs[0]['requests']:>9} {max(r['rss_mb'] for r in runs):>12.0f}")
+        peak = max(r["rss_mb"] for r in runs)
+        print(f"{name:<20} {medians[name]:>16.2f} {runs[0]['requests']:>9} {peak:>12.0f} {runs[0]['servers']:>13}")
     print(f"ratio yunguan / floor: {medians['yunguan reconcile'] / medians['openstacksdk floor']:.2f}")
     if args.c7n:
         print(f"ratio yunguan / c7n:   {medians['yunguan reconcile'] / medians['cloud custodian']:.2f}")
