@@ -1,4 +1,5 @@
-"""SDK objects -> the core's frozen observed models. The only place that knows openstacksdk's resource shapes."""
+"""API answers -> the core's frozen observed models. The only place that knows their shapes: servers, volumes and
+snapshots as the services' raw JSON (see paging.py), the small listings as openstacksdk resources."""
 
 from __future__ import annotations
 
@@ -34,51 +35,51 @@ def group_from(project: Any) -> ObservedGroup:
     return ObservedGroup(kind=FootprintKind.PROJECT, id=project.id, name=project.name, system_label=label)
 
 
-def server_from(server: Any) -> ObservedServer:
-    """Needs compute microversion >= 2.47: the flavor is embedded, so no per-server flavor lookup."""
-    flavor = server.flavor
-    if not isinstance(flavor, dict) and flavor is not None:
-        flavor = flavor.to_dict() if hasattr(flavor, "to_dict") else dict(flavor)
-    # the SDK fills missing flavor fields with 0, so "vcpus is None" cannot tell an old-microversion answer (flavor
-    # by id only) from a real one: an embedded flavor (>= 2.47) always has its original_name
-    if not flavor or not flavor.get("original_name") or flavor.get("vcpus") is None:
-        raise ValueError(f"server {server.id} has no embedded flavor (compute microversion < 2.47?)")
-    image = server.image
-    image_id = image.get("id") if isinstance(image, dict) else getattr(image, "id", None)
-    booted_from_volume = not image_id
+def server_from(server: dict[str, Any]) -> ObservedServer:
+    """A server of Nova's detailed listing at compute microversion >= 2.47: the flavor is embedded, so no
+    per-server flavor lookup."""
+    flavor = server.get("flavor")
+    # an embedded flavor (>= 2.47) always has its original_name and vcpus; an old-microversion answer has the
+    # flavor's id only, which must never read as a server of 0 vCPU
+    if not isinstance(flavor, dict) or not flavor.get("original_name") or flavor.get("vcpus") is None:
+        raise ValueError(f"server {server.get('id')} has no embedded flavor (compute microversion < 2.47?)")
+    image = server.get("image")
+    booted_from_volume = not (isinstance(image, dict) and image.get("id"))
     return ObservedServer(
-        id=server.id,
-        name=server.name or "",
-        group_id=server.project_id,
+        id=server["id"],
+        name=server.get("name") or "",
+        group_id=server["tenant_id"],
         vcpu=Decimal(int(flavor["vcpus"])),
         memory_bytes=int(flavor["ram"]) * MIB,
         disk_bytes=0 if booted_from_volume else int(flavor.get("disk") or 0) * GIB,
-        status=server.status or "",
-        zone=server.availability_zone or "",
-        host=getattr(server, "compute_host", None) or getattr(server, "hypervisor_hostname", None) or "",
-        flavor=str(flavor.get("original_name") or flavor.get("name") or ""),
+        status=server.get("status") or "",
+        zone=server.get("OS-EXT-AZ:availability_zone") or "",
+        host=server.get("OS-EXT-SRV-ATTR:host") or server.get("OS-EXT-SRV-ATTR:hypervisor_hostname") or "",
+        flavor=str(flavor["original_name"]),
     )
 
 
-def volume_from(volume: Any) -> ObservedVolume:
+def volume_from(volume: dict[str, Any]) -> ObservedVolume:
+    """A volume of Cinder's detailed listing."""
     return ObservedVolume(
-        id=volume.id,
-        name=volume.name or "",
-        group_id=volume.project_id,
-        size_bytes=int(volume.size or 0) * GIB,
-        status=volume.status or "",
-        zone=volume.availability_zone or "",
+        id=volume["id"],
+        name=volume.get("name") or "",
+        group_id=volume["os-vol-tenant-attr:tenant_id"],
+        size_bytes=int(volume.get("size") or 0) * GIB,
+        status=volume.get("status") or "",
+        zone=volume.get("availability_zone") or "",
     )
 
 
-def snapshot_from(snapshot: Any) -> ObservedSnapshot:
+def snapshot_from(snapshot: dict[str, Any]) -> ObservedSnapshot:
+    """A snapshot of Cinder's detailed listing."""
     return ObservedSnapshot(
-        id=snapshot.id,
-        name=snapshot.name or "",
-        group_id=snapshot.project_id or "",
-        volume_id=snapshot.volume_id or "",
-        size_bytes=int(snapshot.size or 0) * GIB,
-        status=snapshot.status or "",
+        id=snapshot["id"],
+        name=snapshot.get("name") or "",
+        group_id=snapshot.get("os-extended-snapshot-attributes:project_id") or "",
+        volume_id=snapshot.get("volume_id") or "",
+        size_bytes=int(snapshot.get("size") or 0) * GIB,
+        status=snapshot.get("status") or "",
     )
 
 

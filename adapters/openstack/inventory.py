@@ -26,6 +26,7 @@ from adapters.openstack.convert import (
     volume_from,
 )
 from adapters.openstack.errors import OpenStackError, translated
+from adapters.openstack.paging import pages
 from controlplane.clock import Clock
 from controlplane.reconcile.observed import Inventory, ObservedQuota
 from controlplane.records import CloudRecord, RecordBatch
@@ -33,6 +34,7 @@ from controlplane.records import CloudRecord, RecordBatch
 T = TypeVar("T")
 ACTION_LOOKBACK = dt.timedelta(hours=1)  # actions are asked from this long before the cursor (late finishers)
 COMPUTE_MICROVERSION = "2.87"  # >= 2.47 embeds the flavor in each server; 2.87 gives full hypervisor fields
+NOVA_VERSION = COMPUTE_MICROVERSION
 
 
 @contextlib.contextmanager
@@ -120,7 +122,7 @@ class OpenStackInventory:
                 return []
 
         compute, storage, identity = self.conn.compute, self.conn.block_storage, self.conn.identity
-        page = self.page_size
+        everyone, limit = {"all_tenants": "True"}, {"limit": self.page_size}
         projects = listing("list projects", identity.projects)
         groups = [group_from(p) for p in projects]
         # the listings are independent: run them side by side while the quotas (2 requests a project) go too
@@ -128,17 +130,17 @@ class OpenStackInventory:
             servers_f = pool.submit(
                 listing,
                 "list servers",
-                lambda: (server_from(s) for s in compute.servers(details=True, all_projects=True, limit=page)),
+                lambda: map(server_from, pages(compute, "/servers/detail", "servers", everyone | limit, NOVA_VERSION)),
             )
             volumes_f = pool.submit(
                 listing,
                 "list volumes",
-                lambda: (volume_from(v) for v in storage.volumes(details=True, all_projects=True, limit=page)),
+                lambda: map(volume_from, pages(storage, "/volumes/detail", "volumes", everyone | limit)),
             )
             snapshots_f = pool.submit(
                 listing,
                 "list snapshots",
-                lambda: (snapshot_from(x) for x in storage.snapshots(details=True, all_projects=True, limit=page)),
+                lambda: map(snapshot_from, pages(storage, "/snapshots/detail", "snapshots", everyone | limit)),
             )
             others_f = pool.submit(
                 lambda: (
@@ -205,12 +207,13 @@ class OpenStackInventory:
             except OpenStackError as exc:
                 return RecordBatch((), complete=False, problems=(str(exc),))
         compute = self.conn.compute
-        query: dict[str, Any] = {"all_projects": True, "details": True, "limit": self.page_size}
+        query: dict[str, Any] = {"all_tenants": "True", "limit": self.page_size}
         if since:
-            query["changes_since"] = nova_time(since)
+            query["changes-since"] = nova_time(since)
         try:
             with translated("list changed servers"):
-                servers = [(s.id, s.name, s.updated_at) for s in compute.servers(**query)]
+                listed = pages(compute, "/servers/detail", "servers", query, NOVA_VERSION)
+                servers = [(s["id"], s.get("name") or "", s.get("updated")) for s in listed]
         except OpenStackError as exc:
             return RecordBatch((), complete=False, problems=(str(exc),))
         watermark = max((parse_time(u) for _, _, u in servers if u), default=since)
