@@ -26,6 +26,7 @@ from controlplane.reconcile.observed import (
     ObservedServer,
     ObservedSnapshot,
     ObservedVolume,
+    QuotaRole,
 )
 
 _COMPARED = ("vcpu", "memory_bytes", "storage_bytes", "instances")
@@ -232,30 +233,7 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
             )
     found = {g.id for g in groups} | {g.name for g in groups}
     if groups:
-        group_quotas = [quotas[g.id] for g in groups if g.id in quotas]
-        if len(group_quotas) < len(groups) and not inventory.complete:
-            result.suppressed.append(f"{system.key}: quota of some groups not read")
-        else:
-            total = _quota_total(group_quotas)
-            for name in _COMPARED:
-                allowed = Decimal(getattr(approved, name))
-                value = total[name]
-                if value is None or value != allowed:
-                    result.drift.append(
-                        Drift(
-                            cloud=cloud,
-                            system=system.key,
-                            drift_class=DriftClass.QUOTA_MISMATCH,
-                            resource_kind="quota",
-                            resource_id=f"{system.key}:{name}",
-                            detail={
-                                "quantity": name,
-                                "approved": str(allowed),
-                                "quota": "unlimited" if value is None else str(value),
-                                "groups": sorted(g.id for g in groups),
-                            },
-                        )
-                    )
+        _quota_drift(inventory, system, groups, quotas, approved, result)
     if system.allocation is None or system.allocation.is_zero():
         return
     deadline_passed = system.provisioning_deadline is not None and desired.day > system.provisioning_deadline
@@ -277,6 +255,47 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
                     "approved_instances": system.allocation.instances,
                     "observed_instances": len(servers),
                     "deadline": str(system.provisioning_deadline),
+                },
+            )
+        )
+
+
+def _quota_drift(  # noqa: PLR0917 - one system's groups and their quotas
+    inventory: Inventory,
+    system: DesiredSystem,
+    groups: list[ObservedGroup],
+    quotas: dict[str, ObservedQuota],
+    approved: Quantities,
+    result: CloudResult,
+) -> None:
+    """The system's quotas against its approval, summed over its groups; a group with no quota is unbounded."""
+    group_quotas = [quotas.get(g.id) or ObservedQuota(group_id=g.id) for g in groups]
+    if any(g.id not in quotas for g in groups) and not inventory.complete:
+        result.suppressed.append(f"{system.key}: quota of some groups not read")
+        return
+    total = _quota_total(group_quotas)
+    for name in inventory.quota_quantities:
+        allowed = Decimal(getattr(approved, name))
+        value = total[name]
+        if value == allowed:
+            continue
+        if inventory.quota_role is QuotaRole.CEILING:
+            drift_class = DriftClass.QUOTA_MISMATCH
+        else:
+            drift_class = DriftClass.OVER if value is None or value > allowed else DriftClass.UNDER
+        result.drift.append(
+            Drift(
+                cloud=inventory.cloud,
+                system=system.key,
+                drift_class=drift_class,
+                resource_kind="quota",
+                resource_id=f"{system.key}:{name}",
+                detail={
+                    "quantity": name,
+                    "approved": str(allowed),
+                    "quota": "unlimited" if value is None else str(value),
+                    "groups": sorted(g.id for g in groups),
+                    "without_quota": sorted(g.id for g in groups if g.id not in quotas),
                 },
             )
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 
 from pydantic import Field
 
@@ -80,6 +81,19 @@ class ObservedQuota(Frozen):
     instances: int | None = None
 
 
+class QuotaRole(StrEnum):
+    """What a group's quota means on a cloud kind.
+
+    ceiling: a limit over resources the cloud lists (OpenStack: servers and volumes are the usage; the quota should
+        equal the approved allocation, else ``quota-mismatch``).
+    allocation: the quota is the allocation itself (Kubernetes: a namespace's ResourceQuota hard limits are what
+        its workloads may take): above the approval, or none at all (unbounded), is ``over``; below it, ``under``.
+    """
+
+    CEILING = "ceiling"
+    ALLOCATION = "allocation"
+
+
 class Inventory(Frozen):
     cloud: str
     taken_at: dt.datetime
@@ -93,3 +107,7 @@ class Inventory(Frozen):
     quotas: tuple[ObservedQuota, ...] = ()
     zones: tuple[str, ...] = ()
     hosts: tuple[ObservedHost, ...] = ()
+    quota_role: QuotaRole = QuotaRole.CEILING
+    quota_quantities: tuple[str, ...] = Field(
+        default=("vcpu", "memory_bytes", "storage_bytes", "instances"), description="what this cloud's quotas bound"
+    )

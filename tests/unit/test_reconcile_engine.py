@@ -26,7 +26,7 @@ def found(data: dict[str, Any]) -> tuple[set[tuple[str, str | None, str, str]], 
     return {(d.drift_class.value, d.system, d.resource_kind, d.resource_id) for d in result.drift}, result.suppressed
 
 
-@pytest.mark.parametrize("name", ["openstack-mixed.yaml", "openstack-partial.yaml"])
+@pytest.mark.parametrize("name", sorted(p.name for p in SCENARIOS.glob("*.yaml")))
 def test_scenario_gives_exactly_the_expected_drift(name: str) -> None:
     """Each scenario file states every drift it must produce, and no other."""
     data = load(name)
