@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from controlplane.domain import CloudKind, Name, Zone
@@ -24,6 +24,13 @@ CONFIG_ENV = "YUNGUAN_CONFIG"
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and key."""
+
+
+# the platform's own projects and namespaces, never a system's, by cloud kind
+PLATFORM_GROUPS = {
+    "openstack": ("admin", "service"),
+    "kubernetes": ("kube-system", "kube-public", "kube-node-lease", "default"),
+}
 
 
 class _Section(BaseModel):
@@ -74,16 +81,28 @@ class CloudSettings(_Section):
     vendor: Name
     zone: Zone
     connection: str = Field(default="", description="clouds.yaml cloud name or kubeconfig context")
+    kubeconfig: Path | None = Field(
+        default=None, description="kind kubernetes: kubeconfig file; none and no context: the in-cluster account"
+    )
     zone_map: dict[str, Zone] = Field(
         default_factory=dict, description="availability zone -> network zone; unmapped zones take the cloud's zone"
     )
     ignore_groups: tuple[str, ...] = Field(
-        default=("admin", "service"), description="the platform's own projects/namespaces, never a system's"
+        default=(),
+        description="the platform's own projects/namespaces, never a system's; default by kind: OpenStack admin, "
+        "service; Kubernetes kube-system, kube-public, kube-node-lease, default",
     )
     page_size: int = Field(default=1000, ge=1, le=10_000, description="items per page when listing")
     provisioning_working_days: int = Field(
         default=10, ge=0, le=60, description="working days to provision an approved allocation (Suining 11)"
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_groups(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "ignore_groups" not in data:
+            data = {**data, "ignore_groups": PLATFORM_GROUPS.get(str(data.get("kind")), ())}
+        return data
 
 
 _config_path: ContextVar[Path | None] = ContextVar("yunguan_config_path", default=None)

@@ -1,1 +1,1 @@
-"""Kubernetes adapter (kubernetes client): namespaces, quotas, volumes. Built in the Kubernetes issue."""
+"""Kubernetes adapter: namespaces, ResourceQuotas and PersistentVolumeClaims of one cluster, as raw JSON."""

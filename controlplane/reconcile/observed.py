@@ -40,12 +40,17 @@ class ObservedServer(Frozen):
 
 
 class ObservedVolume(Frozen):
+    """A block volume (Cinder) or a claim on one (a Kubernetes PersistentVolumeClaim, sized by its request)."""
+
     id: str
     name: str
     group_id: str
     size_bytes: int = Field(ge=0)
     status: str
     zone: str = ""
+    storage_class: str = Field(default="", description="volume type / storage class")
+    bound_to: str = Field(default="", description="the backing volume (a PVC's PersistentVolume)")
+    reclaim_policy: str = Field(default="", description="what happens to the data when released: Delete, Retain")
 
 
 class ObservedSnapshot(Frozen):

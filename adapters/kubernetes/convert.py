@@ -1,0 +1,73 @@
+"""The apiserver's JSON -> the core's frozen observed models. The only place that knows Kubernetes object shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from controlplane.domain import FootprintKind
+from controlplane.reconcile.observed import ObservedGroup, ObservedQuota, ObservedVolume
+
+SYSTEM_LABEL = "yunguan.io/system"
+# hard limits that bound a namespace's CPU and memory: requests are bounded by limits too, so the tightest wins
+CPU_KEYS = ("requests.cpu", "cpu", "limits.cpu")
+MEMORY_KEYS = ("requests.memory", "memory", "limits.memory")
+STORAGE_KEYS = ("requests.storage",)
+
+
+def quantity(value: Any) -> Decimal:
+    """A Kubernetes quantity ("500m", "4Gi", "1G", "2") as a number of base units (cores, bytes)."""
+    from kubernetes.utils.quantity import parse_quantity
+
+    return Decimal(parse_quantity(value))
+
+
+def group_from(namespace: dict[str, Any]) -> ObservedGroup:
+    meta = namespace["metadata"]
+    labels = meta.get("labels") or {}
+    return ObservedGroup(
+        kind=FootprintKind.NAMESPACE, id=meta["name"], name=meta["name"], system_label=labels.get(SYSTEM_LABEL)
+    )
+
+
+def _tightest(quotas: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> Decimal | None:
+    found: list[Decimal] = []
+    for q in quotas:
+        hard = (q.get("spec") or {}).get("hard") or {}
+        found.extend(quantity(hard[k]) for k in keys if k in hard)
+    return min(found) if found else None
+
+
+def quota_from(namespace: str, quotas: list[dict[str, Any]]) -> ObservedQuota | None:
+    """A namespace's effective quota: each quantity bounded by the tightest hard limit of all its ResourceQuotas
+    (the apiserver admits a pod only if every quota allows it); None when the namespace has no ResourceQuota."""
+    if not quotas:
+        return None
+    memory = _tightest(quotas, MEMORY_KEYS)
+    storage = _tightest(quotas, STORAGE_KEYS)
+    return ObservedQuota(
+        group_id=namespace,
+        vcpu=_tightest(quotas, CPU_KEYS),
+        memory_bytes=None if memory is None else int(memory),
+        storage_bytes=None if storage is None else int(storage),
+        instances=None,
+    )
+
+
+def volume_from(claim: dict[str, Any], volumes: dict[str, dict[str, Any]]) -> ObservedVolume:
+    """A PersistentVolumeClaim, sized by what it requests, with its bound PersistentVolume's reclaim policy."""
+    meta, spec = claim["metadata"], claim.get("spec") or {}
+    requested = ((spec.get("resources") or {}).get("requests") or {}).get("storage", "0")
+    bound = spec.get("volumeName") or ""
+    volume = volumes.get(bound) or {}
+    return ObservedVolume(
+        id=meta.get("uid") or f"{meta['namespace']}/{meta['name']}",
+        name=meta["name"],
+        group_id=meta["namespace"],
+        size_bytes=int(quantity(requested)),
+        status=(claim.get("status") or {}).get("phase") or "",
+        storage_class=spec.get("storageClassName") or "",
+        bound_to=bound,
+        reclaim_policy=(volume.get("spec") or {}).get("persistentVolumeReclaimPolicy") or "",
+    )
