@@ -44,3 +44,21 @@ def seed(scenario: Path) -> None:
 def openstack_seed(openstack_clouds: Path):  # type: ignore[no-untyped-def]  # noqa: ARG001 - needs it running
     """Seed a scenario file into the running local OpenStack (idempotent by name)."""
     return seed
+
+
+# -- the local real Kubernetes control plane (deploy/dev/kubernetes.sh) ----------------------------------------------
+
+K8S_SCRIPT = REPO / "deploy" / "dev" / "kubernetes.sh"
+K8S_STATE = Path(os.environ.get("YUNGUAN_K8S_STATE", "/var/tmp/yunguan-k8s"))  # noqa: S108 - the dev script's state
+K8S_CONTEXT = "yunguan-local"
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> Path:
+    """The kubeconfig of the running local kube-apiserver (admin token, context ``yunguan-local``)."""
+    status = subprocess.run([str(K8S_SCRIPT), "status"], capture_output=True, text=True, check=False, timeout=60)
+    path = K8S_STATE / "kubeconfig"
+    if status.returncode != 0 or not path.exists():
+        hint = f"start it with `{K8S_SCRIPT} start`"
+        pytest.fail(f"the local kube-apiserver is not running: {hint} ({status.stderr[-300:]})")
+    return path
