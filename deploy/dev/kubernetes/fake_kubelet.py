@@ -50,6 +50,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import http.server
 import json
@@ -61,15 +62,17 @@ import sys
 import tempfile
 import urllib.parse
 import uuid
+from pathlib import Path
+from typing import ClassVar
 
-START_TIME = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+START_TIME = dt.datetime.now(dt.UTC).replace(microsecond=0)
 KUBELET_VERSION = "v1.20.2"
 WINDOW = "30s"
 
 
 # ---------------------------------------------------------------------------------------------------------- data
 def load(path: str) -> dict:
-    with open(path, encoding="utf-8") as f:
+    with Path(path).open(encoding="utf-8") as f:
         text = f.read()
     if path.endswith((".yaml", ".yml")):
         import yaml  # only when asked for YAML
@@ -78,13 +81,13 @@ def load(path: str) -> dict:
     else:
         data = json.loads(text)
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: top level must be an object")
+        raise TypeError(f"{path}: top level must be an object")
     data.setdefault("pods", [])
     return data
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def rfc3339(t: dt.datetime) -> str:
@@ -95,8 +98,22 @@ def pod_uid(pod: dict) -> str:
     return pod.get("uid") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"yunguan-fake/{pod['namespace']}/{pod['name']}"))
 
 
-_SUFFIX = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60, "m": 0.001}
+_SUFFIX = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+    "m": 0.001,
+}
 
 
 def parse_quantity(q) -> int:
@@ -134,7 +151,7 @@ class Node:
         self.data = load(path)
         self.name = name_override or self.data.get("node")
         if not self.name:
-            raise ValueError(f"{path}: no \"node\" and no --node")
+            raise ValueError(f'{path}: no "node" and no --node')
         self.pods = self.data["pods"]
 
     def containers(self):
@@ -159,7 +176,7 @@ def load_nodes(paths: list[str], node: str | None) -> list[Node]:
 
 # ---------------------------------------------------------------------------------------------------------- kubelet
 def cpu_stats(nanocores: int, t: str) -> dict:
-    elapsed = max(1, int((dt.datetime.now(dt.timezone.utc) - START_TIME).total_seconds()))
+    elapsed = max(1, int((dt.datetime.now(dt.UTC) - START_TIME).total_seconds()))
     return {"time": t, "usageNanoCores": nanocores, "usageCoreNanoSeconds": nanocores * elapsed}
 
 
@@ -182,41 +199,81 @@ def summary(node: Node) -> dict:
         for c in pod.get("containers", []):
             cpu, mem = int(c.get("cpu_nanocores", 0)), int(c.get("memory_working_set_bytes", 0))
             pod_cpu, pod_mem = pod_cpu + cpu, pod_mem + mem
-            containers.append({"name": c["name"], "startTime": rfc3339(START_TIME),
-                               "cpu": cpu_stats(cpu, t), "memory": memory_stats(mem, t)})
+            containers.append(
+                {
+                    "name": c["name"],
+                    "startTime": rfc3339(START_TIME),
+                    "cpu": cpu_stats(cpu, t),
+                    "memory": memory_stats(mem, t),
+                }
+            )
         volumes = []
         for v in pod.get("volumes", []):
             used, capacity = int(v.get("used_bytes", 0)), int(v.get("capacity_bytes", 0))
-            vol = {"time": t, "availableBytes": int(v.get("available_bytes", max(0, capacity - used))),
-                   "capacityBytes": capacity, "usedBytes": used, "inodesFree": 1000000, "inodes": 1048576,
-                   "inodesUsed": 48576, "name": v.get("name") or v.get("pvc") or "volume"}
+            vol = {
+                "time": t,
+                "availableBytes": int(v.get("available_bytes", max(0, capacity - used))),
+                "capacityBytes": capacity,
+                "usedBytes": used,
+                "inodesFree": 1000000,
+                "inodes": 1048576,
+                "inodesUsed": 48576,
+                "name": v.get("name") or v.get("pvc") or "volume",
+            }
             if v.get("pvc"):
                 vol["pvcRef"] = {"name": v["pvc"], "namespace": pod["namespace"]}
             volumes.append(vol)
-        pods.append({
-            "podRef": {"name": pod["name"], "namespace": pod["namespace"], "uid": pod_uid(pod)},
-            "startTime": rfc3339(START_TIME),
-            "containers": containers,
-            "cpu": cpu_stats(pod_cpu, t),
-            "memory": memory_stats(pod_mem, t),
-            "volume": volumes,
-            "ephemeral-storage": {"time": t, "availableBytes": fs_cap - fs_used, "capacityBytes": fs_cap,
-                                  "usedBytes": 4096, "inodesFree": 1000000, "inodes": 1048576, "inodesUsed": 1},
-        })
-    fs = {"time": t, "availableBytes": fs_cap - fs_used, "capacityBytes": fs_cap, "usedBytes": fs_used,
-          "inodesFree": 1000000, "inodes": 1048576, "inodesUsed": 48576}
+        pods.append(
+            {
+                "podRef": {"name": pod["name"], "namespace": pod["namespace"], "uid": pod_uid(pod)},
+                "startTime": rfc3339(START_TIME),
+                "containers": containers,
+                "cpu": cpu_stats(pod_cpu, t),
+                "memory": memory_stats(pod_mem, t),
+                "volume": volumes,
+                "ephemeral-storage": {
+                    "time": t,
+                    "availableBytes": fs_cap - fs_used,
+                    "capacityBytes": fs_cap,
+                    "usedBytes": 4096,
+                    "inodesFree": 1000000,
+                    "inodes": 1048576,
+                    "inodesUsed": 1,
+                },
+            }
+        )
+    fs = {
+        "time": t,
+        "availableBytes": fs_cap - fs_used,
+        "capacityBytes": fs_cap,
+        "usedBytes": fs_used,
+        "inodesFree": 1000000,
+        "inodes": 1048576,
+        "inodesUsed": 48576,
+    }
     return {
         "node": {
             "nodeName": node.name,
             "systemContainers": [
-                {"name": "kubelet", "startTime": rfc3339(START_TIME), "cpu": cpu_stats(0, t),
-                 "memory": memory_stats(0, t)},
+                {
+                    "name": "kubelet",
+                    "startTime": rfc3339(START_TIME),
+                    "cpu": cpu_stats(0, t),
+                    "memory": memory_stats(0, t),
+                },
             ],
             "startTime": rfc3339(START_TIME),
             "cpu": cpu_stats(node.cpu(), t),
             "memory": memory_stats(node.memory(), t, mem_cap),
-            "network": {"time": t, "name": "eth0", "rxBytes": 0, "rxErrors": 0, "txBytes": 0, "txErrors": 0,
-                        "interfaces": [{"name": "eth0", "rxBytes": 0, "rxErrors": 0, "txBytes": 0, "txErrors": 0}]},
+            "network": {
+                "time": t,
+                "name": "eth0",
+                "rxBytes": 0,
+                "rxErrors": 0,
+                "txBytes": 0,
+                "txErrors": 0,
+                "interfaces": [{"name": "eth0", "rxBytes": 0, "rxErrors": 0, "txBytes": 0, "txErrors": 0}],
+            },
             "fs": fs,
             "runtime": {"imageFs": dict(fs)},
             "rlimit": {"time": t, "maxpid": 4194304, "curproc": 100},
@@ -227,13 +284,15 @@ def summary(node: Node) -> dict:
 
 def resource_metrics(node: Node) -> str:
     """The Prometheus text of the kubelet's /metrics/resource (what metrics-server 0.6 scrapes)."""
-    ms = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
-    elapsed = max(1, int((dt.datetime.now(dt.timezone.utc) - START_TIME).total_seconds()))
-    out = ["# TYPE node_cpu_usage_seconds_total counter",
-           f"node_cpu_usage_seconds_total {node.cpu() * elapsed / 1e9} {ms}",
-           "# TYPE node_memory_working_set_bytes gauge",
-           f"node_memory_working_set_bytes {node.memory()} {ms}",
-           "# TYPE container_cpu_usage_seconds_total counter"]
+    ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
+    elapsed = max(1, int((dt.datetime.now(dt.UTC) - START_TIME).total_seconds()))
+    out = [
+        "# TYPE node_cpu_usage_seconds_total counter",
+        f"node_cpu_usage_seconds_total {node.cpu() * elapsed / 1e9} {ms}",
+        "# TYPE node_memory_working_set_bytes gauge",
+        f"node_memory_working_set_bytes {node.memory()} {ms}",
+        "# TYPE container_cpu_usage_seconds_total counter",
+    ]
     for pod, c in node.containers():
         lbl = f'container="{c["name"]}",namespace="{pod["namespace"]}",pod="{pod["name"]}"'
         out.append(f"container_cpu_usage_seconds_total{{{lbl}}} {int(c.get('cpu_nanocores', 0)) * elapsed / 1e9} {ms}")
@@ -245,11 +304,22 @@ def resource_metrics(node: Node) -> str:
 
 
 def pod_list(node: Node) -> dict:
-    items = [{"metadata": {"name": p["name"], "namespace": p["namespace"], "uid": pod_uid(p),
-                           "labels": p.get("labels", {})},
-              "spec": {"nodeName": node.name, "containers": [{"name": c["name"], "image": "fake"}
-                                                               for c in p.get("containers", [])]},
-              "status": {"phase": "Running"}} for p in node.pods]
+    items = [
+        {
+            "metadata": {
+                "name": p["name"],
+                "namespace": p["namespace"],
+                "uid": pod_uid(p),
+                "labels": p.get("labels", {}),
+            },
+            "spec": {
+                "nodeName": node.name,
+                "containers": [{"name": c["name"], "image": "fake"} for c in p.get("containers", [])],
+            },
+            "status": {"phase": "Running"},
+        }
+        for p in node.pods
+    ]
     return {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
 
 
@@ -257,55 +327,95 @@ def node_status_patch(node: Node, port: int) -> dict:
     cap = {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi"}
     cap.update({k: str(v) for k, v in node.data.get("capacity", {}).items()})
     t = now()
-    return {"status": {
-        "capacity": cap,
-        "allocatable": cap,
-        "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": node.name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
-        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                        "message": "fake kubelet (yunguan deploy/dev/kubernetes)",
-                        "lastHeartbeatTime": t, "lastTransitionTime": t}],
-        "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": os.uname().release,
-                     "osImage": "fake", "containerRuntimeVersion": "fake://0", "kubeletVersion": KUBELET_VERSION,
-                     "kubeProxyVersion": KUBELET_VERSION, "operatingSystem": "linux", "architecture": "amd64"},
-    }}
+    return {
+        "status": {
+            "capacity": cap,
+            "allocatable": cap,
+            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}, {"type": "Hostname", "address": node.name}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "fake kubelet (yunguan deploy/dev/kubernetes)",
+                    "lastHeartbeatTime": t,
+                    "lastTransitionTime": t,
+                }
+            ],
+            "nodeInfo": {
+                "machineID": "",
+                "systemUUID": "",
+                "bootID": "",
+                "kernelVersion": os.uname().release,
+                "osImage": "fake",
+                "containerRuntimeVersion": "fake://0",
+                "kubeletVersion": KUBELET_VERSION,
+                "kubeProxyVersion": KUBELET_VERSION,
+                "operatingSystem": "linux",
+                "architecture": "amd64",
+            },
+        }
+    }
 
 
-# ---------------------------------------------------------------------------------------------------------- metrics.k8s.io
+# ------------------------------------------------------------------------------------------------ metrics.k8s.io
 GV = "metrics.k8s.io/v1beta1"
 
 
 def api_resource_list() -> dict:
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": GV, "resources": [
-        {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics", "verbs": ["get", "list"]},
-        {"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics", "verbs": ["get", "list"]},
-    ]}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": GV,
+        "resources": [
+            {"name": "nodes", "singularName": "", "namespaced": False, "kind": "NodeMetrics", "verbs": ["get", "list"]},
+            {"name": "pods", "singularName": "", "namespaced": True, "kind": "PodMetrics", "verbs": ["get", "list"]},
+        ],
+    }
 
 
 def api_group() -> dict:
     gv = {"groupVersion": GV, "version": "v1beta1"}
-    return {"kind": "APIGroup", "apiVersion": "v1", "name": "metrics.k8s.io", "versions": [gv],
-            "preferredVersion": gv}
+    return {"kind": "APIGroup", "apiVersion": "v1", "name": "metrics.k8s.io", "versions": [gv], "preferredVersion": gv}
 
 
 def node_metrics(node: Node) -> dict:
-    return {"kind": "NodeMetrics", "apiVersion": GV,
-            "metadata": {"name": node.name, "creationTimestamp": now(),
-                         "selfLink": f"/apis/{GV}/nodes/{node.name}"},
-            "timestamp": now(), "window": WINDOW,
-            "usage": {"cpu": cpu_quantity(node.cpu()), "memory": memory_quantity(node.memory())}}
+    return {
+        "kind": "NodeMetrics",
+        "apiVersion": GV,
+        "metadata": {"name": node.name, "creationTimestamp": now(), "selfLink": f"/apis/{GV}/nodes/{node.name}"},
+        "timestamp": now(),
+        "window": WINDOW,
+        "usage": {"cpu": cpu_quantity(node.cpu()), "memory": memory_quantity(node.memory())},
+    }
 
 
 def pod_metrics(pod: dict) -> dict:
     ns, name = pod["namespace"], pod["name"]
-    return {"kind": "PodMetrics", "apiVersion": GV,
-            "metadata": {"name": name, "namespace": ns, "creationTimestamp": now(), "labels": pod.get("labels", {}),
-                         "selfLink": f"/apis/{GV}/namespaces/{ns}/pods/{name}"},
-            "timestamp": now(), "window": WINDOW,
-            "containers": [{"name": c["name"],
-                            "usage": {"cpu": cpu_quantity(int(c.get("cpu_nanocores", 0))),
-                                      "memory": memory_quantity(int(c.get("memory_working_set_bytes", 0)))}}
-                           for c in pod.get("containers", [])]}
+    return {
+        "kind": "PodMetrics",
+        "apiVersion": GV,
+        "metadata": {
+            "name": name,
+            "namespace": ns,
+            "creationTimestamp": now(),
+            "labels": pod.get("labels", {}),
+            "selfLink": f"/apis/{GV}/namespaces/{ns}/pods/{name}",
+        },
+        "timestamp": now(),
+        "window": WINDOW,
+        "containers": [
+            {
+                "name": c["name"],
+                "usage": {
+                    "cpu": cpu_quantity(int(c.get("cpu_nanocores", 0))),
+                    "memory": memory_quantity(int(c.get("memory_working_set_bytes", 0))),
+                },
+            }
+            for c in pod.get("containers", [])
+        ],
+    }
 
 
 def label_match(labels: dict, selector: str) -> bool:
@@ -320,18 +430,25 @@ def label_match(labels: dict, selector: str) -> bool:
 
 
 def status(code: int, reason: str, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message,
-            "reason": reason, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------- HTTP
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "yunguan-fake-kubelet/1"
-    data_files: list[str] = []
+    data_files: ClassVar[list[str]] = []
     node_name: str | None = None
 
-    def log_message(self, fmt, *args):  # noqa: D102 - one line per request in the log file
+    def log_message(self, fmt, *args):
         sys.stderr.write(f"{now()} {self.address_string()} {fmt % args}\n")
 
     def send(self, code: int, body, ctype: str = "application/json"):
@@ -343,10 +460,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(raw)
 
-    def do_HEAD(self):  # noqa: N802
+    def do_HEAD(self):
         self.do_GET()
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         url = urllib.parse.urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         query = urllib.parse.parse_qs(url.query)
@@ -356,7 +473,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             code, body, ctype = 500, status(500, "InternalError", f"fake kubelet: {exc}"), "application/json"
         self.send(code, body, ctype)
 
-    def route(self, path: str, query: dict):
+    def route(self, path: str, query: dict):  # noqa: PLR0911, PLR0912 - one branch per kubelet/metrics path
         j = "application/json"
         if path in ("/healthz", "/livez", "/readyz"):
             return 200, "ok", "text/plain"
@@ -376,14 +493,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         prefix = f"/apis/{GV}"
         if not (path == prefix or path.startswith(prefix + "/")):
             return 404, status(404, "NotFound", f"the fake kubelet does not serve {path}"), j
-        rest = path[len(prefix):].strip("/").split("/") if path != prefix else []
+        rest = path[len(prefix) :].strip("/").split("/") if path != prefix else []
         selector = (query.get("labelSelector") or [""])[0]
         if not rest:
             return 200, api_resource_list(), j
         if rest == ["nodes"]:
             items = [node_metrics(n) for n in nodes]
-            return 200, {"kind": "NodeMetricsList", "apiVersion": GV,
-                         "metadata": {"selfLink": f"{prefix}/nodes"}, "items": items}, j
+            return (
+                200,
+                {
+                    "kind": "NodeMetricsList",
+                    "apiVersion": GV,
+                    "metadata": {"selfLink": f"{prefix}/nodes"},
+                    "items": items,
+                },
+                j,
+            )
         if len(rest) == 2 and rest[0] == "nodes":
             for n in nodes:
                 if n.name == rest[1]:
@@ -401,8 +526,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 404, status(404, "NotFound", f'podmetrics.metrics.k8s.io "{rest[1]}/{rest[3]}" not found'), j
         else:
             return 404, status(404, "NotFound", f"the server could not find the requested resource {path}"), j
-        return 200, {"kind": "PodMetricsList", "apiVersion": GV, "metadata": {"selfLink": path},
-                     "items": [pod_metrics(p) for p in pods]}, j
+        return (
+            200,
+            {
+                "kind": "PodMetricsList",
+                "apiVersion": GV,
+                "metadata": {"selfLink": path},
+                "items": [pod_metrics(p) for p in pods],
+            },
+            j,
+        )
 
 
 class Server(http.server.ThreadingHTTPServer):
@@ -411,17 +544,36 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def self_signed(tmpdir: str) -> tuple[str, str]:
-    crt, key = os.path.join(tmpdir, "tls.crt"), os.path.join(tmpdir, "tls.key")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt,
-                    "-days", "30", "-subj", "/CN=fake-kubelet",
-                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"], check=True, capture_output=True)
+    crt, key = str(Path(tmpdir) / "tls.crt"), str(Path(tmpdir) / "tls.key")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key,
+            "-out",
+            crt,
+            "-days",
+            "30",
+            "-subj",
+            "/CN=fake-kubelet",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return crt, key
 
 
 def serve(args) -> None:
     for path in args.data:
         Node(path, args.node if len(args.data) == 1 else None)  # fail at start on a missing or bad file
-    Handler.data_files = [os.path.abspath(p) for p in args.data]
+    Handler.data_files = [str(Path(p).resolve()) for p in args.data]
     Handler.node_name = args.node
     with tempfile.TemporaryDirectory(prefix="fake-kubelet-") as tmp:
         crt, key = (args.cert, args.key) if args.cert else self_signed(tmp)
@@ -432,10 +584,8 @@ def serve(args) -> None:
         httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True, do_handshake_on_connect=False)
         sys.stderr.write(f"{now()} fake kubelet on https://127.0.0.1:{args.port} data={Handler.data_files}\n")
         sys.stderr.flush()
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             httpd.serve_forever()
-        except KeyboardInterrupt:
-            pass
 
 
 def main(argv: list[str]) -> None:
@@ -450,7 +600,7 @@ def main(argv: list[str]) -> None:
     p = argparse.ArgumentParser(prog="fake_kubelet.py", description="fake kubelet / metrics.k8s.io backend")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--data", action="append", required=True, help="data file; repeat for several nodes")
-    p.add_argument("--node", help="node name (single data file only; default: the file's \"node\")")
+    p.add_argument("--node", help='node name (single data file only; default: the file\'s "node")')
     p.add_argument("--cert")
     p.add_argument("--key")
     a = p.parse_args(argv)
