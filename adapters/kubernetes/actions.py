@@ -95,7 +95,7 @@ class KubernetesActions:
                     self.cluster.request("POST", self._quota_path(namespace), what, body=body)
                 else:
                     version = current["metadata"]["resourceVersion"]
-                    body = {"metadata": {"resourceVersion": version}, "spec": {"hard": wanted}}
+                    body = {"metadata": {"resourceVersion": version}, "spec": {"hard": dict(wanted)}}
                     # merge patch replaces keys it names; a hard limit we do not set is removed with null
                     for extra in set((current.get("spec") or {}).get("hard") or {}) - set(wanted):
                         body["spec"]["hard"][extra] = None

@@ -35,15 +35,17 @@ class Cluster:
         from kubernetes import client, config
 
         with translated("load the cluster configuration"):
+            configuration = client.Configuration()
             if kubeconfig is None and not context:
-                configuration = client.Configuration()
                 config.load_incluster_config(client_configuration=configuration)
-                api = client.ApiClient(configuration)
             else:
-                api = config.new_client_from_config(
-                    config_file=str(kubeconfig) if kubeconfig else None, context=context or None
+                config.load_kube_config(
+                    config_file=str(kubeconfig) if kubeconfig else None,
+                    context=context or None,
+                    client_configuration=configuration,
                 )
-        return cls(api, sleep, **options)
+            configuration.retries = no_transport_retries()
+            return cls(client.ApiClient(configuration), sleep, **options)
 
     def close(self) -> None:
         self.api.close()
@@ -100,6 +102,14 @@ class Cluster:
             yield from items
             if not token:
                 return
+
+
+def no_transport_retries() -> Any:
+    """urllib3 would retry 429/503 itself, sleeping on the real clock as Retry-After says; the adapter retries those
+    through its injected sleep instead, and counts every attempt. Connection failures are retried once."""
+    from urllib3.util.retry import Retry
+
+    return Retry(total=1, connect=1, read=0, status=0, redirect=0, respect_retry_after_header=False)
 
 
 def _retry_after(header: str | None, attempt: int) -> float:

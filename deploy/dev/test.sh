@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: lint, types, layer contracts, then unit and integration tests against the
-# real services this script makes sure are running: PostgreSQL and the local OpenStack (installed once, cached
-# outside the repo; started here when it is not running, and stopped again at the end if this script started it).
+# real services this script makes sure are running: PostgreSQL, the local OpenStack and the local Kubernetes control
+# plane (each installed once, cached outside the repo; started here when it is not running, and stopped again at the
+# end if this script started it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 deploy/dev/setup.sh
@@ -14,11 +15,21 @@ echo "== mypy --strict controlplane" >&2
 .venv/bin/mypy
 echo "== import contracts" >&2
 .venv/bin/lint-imports --no-cache >/dev/null
+# each service this script starts, it stops again at the end
+started=()
+cleanup() { for svc in "${started[@]}"; do "deploy/dev/$svc.sh" stop >/dev/null 2>&1 || true; done; }
+trap cleanup EXIT
 if ! deploy/dev/openstack.sh status >/dev/null 2>&1; then
     echo "== starting the local OpenStack" >&2
     deploy/dev/openstack.sh install
+    started+=(openstack)
     deploy/dev/openstack.sh start
-    trap 'deploy/dev/openstack.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+if ! deploy/dev/kubernetes.sh status >/dev/null 2>&1; then
+    echo "== starting the local Kubernetes control plane" >&2
+    deploy/dev/kubernetes.sh install
+    started+=(kubernetes)
+    deploy/dev/kubernetes.sh start
 fi
 export OS_CLIENT_CONFIG_FILE=${YUNGUAN_OS_STATE:-/var/tmp/yunguan-openstack}/clouds.yaml
 
