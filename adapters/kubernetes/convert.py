@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
 from controlplane.domain import FootprintKind
 from controlplane.reconcile.observed import ObservedGroup, ObservedQuota, ObservedVolume
+from controlplane.records import CloudRecord
 
 SYSTEM_LABEL = "yunguan.io/system"
 # hard limits that bound a namespace's CPU and memory: requests are bounded by limits too, so the tightest wins
@@ -70,4 +72,44 @@ def volume_from(claim: dict[str, Any], volumes: dict[str, dict[str, Any]]) -> Ob
         storage_class=spec.get("storageClassName") or "",
         bound_to=bound,
         reclaim_policy=(volume.get("spec") or {}).get("persistentVolumeReclaimPolicy") or "",
+    )
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+
+
+def event_time(event: dict[str, Any]) -> dt.datetime | None:
+    """When the event last happened: lastTimestamp, else eventTime (events.k8s.io style), else creation."""
+    meta = event.get("metadata") or {}
+    stamp = event.get("lastTimestamp") or event.get("eventTime") or meta.get("creationTimestamp")
+    return parse_time(stamp) if stamp else None
+
+
+def record_from(source: str, event: dict[str, Any]) -> CloudRecord:
+    """A core/v1 Event as a cloud record. Kubernetes folds repeats into one Event with a growing count, so each
+    count is its own record (uid/count): every occurrence is logged once."""
+    meta = event["metadata"]
+    involved = event.get("involvedObject") or {}
+    reporter = (event.get("source") or {}).get("component") or event.get("reportingComponent") or "kubernetes"
+    count = int(event.get("count") or 1)
+    when = event_time(event)
+    if when is None:
+        raise ValueError(f"event {meta.get('uid')} has no time")
+    return CloudRecord(
+        source=source,
+        record_id=f"{meta['uid']}/{count}",
+        time=when,
+        user=str(reporter),
+        project=str(meta.get("namespace") or ""),
+        action=str(event.get("reason") or "Unknown"),
+        target=f"{str(involved.get('kind') or 'object').lower()}:{involved.get('namespace') or ''}/"
+        f"{involved.get('name') or ''}",
+        detail={
+            "type": event.get("type") or "",
+            "message": event.get("message") or "",
+            "count": count,
+            "first": event.get("firstTimestamp") or "",
+            "last": event.get("lastTimestamp") or "",
+        },
     )

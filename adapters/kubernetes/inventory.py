@@ -11,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from adapters.kubernetes.client import Cluster, Sleep
-from adapters.kubernetes.convert import group_from, quota_from, volume_from
+from adapters.kubernetes.convert import event_time, group_from, quota_from, record_from, volume_from
 from adapters.kubernetes.errors import KubernetesError, translated
 from controlplane.clock import Clock
 from controlplane.reconcile.observed import Inventory, QuotaRole
+from controlplane.records import CloudRecord, RecordBatch
+
+EVENT_LOOKBACK = dt.timedelta(minutes=10)  # events are asked from this long before the cursor (late writes)
 
 LISTS = {
     "namespaces": "/api/v1/namespaces",
@@ -37,6 +40,7 @@ class KubernetesInventory:
         page_size: int = 500,
         sleep: Sleep = time.sleep,
         cluster: Cluster | None = None,
+        ignore_namespaces: tuple[str, ...] = (),
     ) -> None:
         self.cloud = cloud
         self.clock = clock
@@ -45,6 +49,7 @@ class KubernetesInventory:
         self.page_size = page_size
         self.sleep = sleep
         self.cluster = cluster
+        self.ignore_namespaces = frozenset(ignore_namespaces)
 
     def connected(self) -> Cluster:
         if self.cluster is None:
@@ -96,3 +101,28 @@ class KubernetesInventory:
             quota_role=QuotaRole.ALLOCATION,
             quota_quantities=("vcpu", "memory_bytes", "storage_bytes"),
         )
+
+    # -- operation records -----------------------------------------------------------------------------------
+
+    source = "k8s.event"
+
+    def records(self, since: dt.datetime | None) -> RecordBatch:
+        """Events of every namespace but the platform's, changed since ``since`` (less a margin; the core drops
+        what it logged already). Kubernetes keeps events an hour by default, so pulling at least that often keeps
+        them all. The watermark is the newest event time, by the apiserver's clock."""
+        try:
+            cluster = self.connected()
+            events = list(cluster.items("/api/v1/events", "list events", self.page_size))
+            with translated("read events"):
+                found: list[CloudRecord] = []
+                for event in events:
+                    when = event_time(event)
+                    namespace = (event.get("metadata") or {}).get("namespace") or ""
+                    if namespace in self.ignore_namespaces or when is None:
+                        continue
+                    if since is None or when >= since - EVENT_LOOKBACK:
+                        found.append(record_from(self.source, event))
+        except KubernetesError as exc:
+            return RecordBatch((), complete=False, problems=(str(exc),))
+        watermark = max((r.time for r in found), default=since)
+        return RecordBatch(tuple(found), complete=True, watermark=watermark)

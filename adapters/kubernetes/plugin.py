@@ -14,4 +14,5 @@ def open_inventory(cloud: CloudSettings, clock: Clock) -> KubernetesInventory:
         kubeconfig=cloud.kubeconfig,
         context=cloud.connection or None,
         page_size=min(cloud.page_size, 500),
+        ignore_namespaces=cloud.ignore_groups,
     )

@@ -135,9 +135,11 @@ def run_yunguan(tmp: Path, env: dict[str, str], count: Counter) -> dict[str, flo
     _, wall, rss = line.split()
     with sqlite3.connect(tmp / "state" / "yunguan.db") as db:
         run, status = db.execute("SELECT id, status FROM reconcile_runs ORDER BY id DESC LIMIT 1").fetchone()
-        unapproved = db.execute(
-            "SELECT COUNT(*) FROM drift_records WHERE run_id = ? AND resource_kind = 'server'", (run,)
-        ).fetchone()[0]
+        # no ledger in the benchmark: every project is unapproved, and its drift counts the servers seen in it
+        details = db.execute(
+            "SELECT detail FROM drift_records WHERE run_id = ? AND resource_kind = 'project'", (run,)
+        ).fetchall()
+        unapproved = sum(json.loads(d)["servers"] for (d,) in details)
     if status != "ok":
         raise SystemExit(f"yunguan reconcile was {status}:\n{done.stdout}\n{done.stderr}")
     return {"wall": float(wall), "requests": requests, "rss_mb": float(rss), "servers": unapproved}

@@ -29,6 +29,19 @@ def ns(name: str) -> str:
     return f"it-{RUN}-{name}"
 
 
+EVENT = {
+    "metadata": {"name": f"it-{RUN}-quota-event"},
+    "involvedObject": {"kind": "ResourceQuota", "namespace": f"it-{RUN}-ok", "name": "approved"},
+    "reason": "ItQuotaChecked",
+    "message": "a test event, as a controller would write it",
+    "type": "Normal",
+    "count": 3,
+    "firstTimestamp": "2026-11-22T01:00:00Z",
+    "lastTimestamp": "2026-11-22T01:05:00Z",
+    "source": {"component": "it-controller"},
+}
+
+
 def row(code: str, vcpu: int, memory: int, storage: int, namespaces: str = "", **extra: Any) -> dict[str, Any]:
     base = {
         "unit": "市人力资源和社会保障局",
@@ -69,6 +82,7 @@ def cluster(kubeconfig: Path) -> Iterator[Cluster]:
     kube.namespace(c, ns("gone"))
     kube.claim(c, ns("gone"), "old", f"10{GI}")
     kube.namespace(c, ns("rogue"))
+    kube.create(c, f"/api/v1/namespaces/{ns('ok')}/events", EVENT)
     yield c
     for name in ("ok", "big", "open", "pvc", "gone", "rogue"):
         kube.drop(c, ns(name))
@@ -143,3 +157,22 @@ def test_listing_pages_through_continue_tokens(cluster: Cluster) -> None:
     assert claims[(ns("pvc"), "a")] == 100 * 1024**3
     quota = next(q for q in inventory.quotas if q.group_id == ns("big"))
     assert (quota.vcpu, quota.memory_bytes) == (8, 4 * 1024**3)
+
+
+def test_events_reach_the_operation_log_once(cli, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    """An Event of a managed namespace is in the operation log after a reconcile, with its reason, object, count
+    and times, once however often it runs."""
+    from controlplane.audit.log import iter_events
+    from controlplane.store.engine import make_engine
+
+    cli("reconcile", CLOUD)
+    cli("reconcile", CLOUD)
+    engine = make_engine(db_url)
+    with engine.connect() as conn:
+        events = [e for e in iter_events(conn) if e.action == "k8s.event.ItQuotaChecked"]
+    engine.dispose()
+    ours = [e for e in events if e.target == f"resourcequota:{ns('ok')}/approved"]
+    assert len(ours) == 1
+    assert ours[0].actor == f"cloud:{CLOUD}:it-controller"
+    after = json.loads(ours[0].after)
+    assert (after["count"], after["first"], after["last"]) == (3, "2026-11-22T01:00:00Z", "2026-11-22T01:05:00Z")
