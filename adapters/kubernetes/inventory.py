@@ -13,9 +13,11 @@ from typing import Any
 from adapters.kubernetes.client import Cluster, Sleep
 from adapters.kubernetes.convert import event_time, group_from, quota_from, record_from, volume_from
 from adapters.kubernetes.errors import KubernetesError, translated
+from adapters.kubernetes.usage import collect
 from controlplane.clock import Clock
 from controlplane.reconcile.observed import Inventory, QuotaRole
 from controlplane.records import CloudRecord, RecordBatch
+from controlplane.usage import UsageBatch
 
 EVENT_LOOKBACK = dt.timedelta(minutes=10)  # events are asked from this long before the cursor (late writes)
 
@@ -126,3 +128,13 @@ class KubernetesInventory:
             return RecordBatch((), complete=False, problems=(str(exc),))
         watermark = max((r.time for r in found), default=since)
         return RecordBatch(tuple(found), complete=True, watermark=watermark)
+
+    # -- measured use ----------------------------------------------------------------------------------------
+
+    def usage(self) -> UsageBatch:
+        """CPU, memory and storage in use per namespace and claim (see adapters/kubernetes/usage.py)."""
+        try:
+            cluster = self.connected()
+        except KubernetesError as exc:
+            return UsageBatch((), complete=False, problems=(str(exc),))
+        return collect(cluster, self.cloud, self.clock.now(), self.ignore_namespaces)

@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -175,4 +176,18 @@ record_cursors = Table(
     Column("cloud", String(200), primary_key=True),
     Column("source", String(100), primary_key=True),
     Column("since", String(32), nullable=False),
+)
+
+usage_samples = Table(
+    "usage_samples",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("time", String(32), nullable=False),
+    Column("cloud", String(200), nullable=False),
+    Column("scope_kind", String(32), nullable=False),
+    Column("scope_id", String(300), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("source", String(64), nullable=False),
+    Index("ix_usage_samples_scope", "cloud", "scope_kind", "scope_id", "metric", "time"),
 )

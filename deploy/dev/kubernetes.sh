@@ -506,6 +506,11 @@ cmd_metrics() {
     fi
     sleep 0.5
   done
+  # Available comes a moment before the aggregator routes the group (a 404 "page not found" meanwhile)
+  until KUBECONFIG="$KUBECONFIG_FILE" "$BIN/kubectl" get --raw /apis/metrics.k8s.io/v1beta1/pods >/dev/null 2>&1; do
+    ((SECONDS < end)) || die "metrics.k8s.io/v1beta1 is Available but does not answer"
+    sleep 0.5
+  done
   log "metrics.k8s.io/v1beta1 Available through $API_URL (backend 127.0.0.1:$port)"
 }
 
