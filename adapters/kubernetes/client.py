@@ -85,6 +85,26 @@ class Cluster:
                 raise KubernetesBadAnswerError(f"{what}: not JSON") from exc
         raise KubernetesError(f"{what}: no answer")  # pragma: no cover - the loop returns or raises
 
+    def stream(self, path: str, what: str, *, timeout_s: float, **query: Any) -> Iterator[dict[str, Any]]:
+        """A watch: one JSON object per line until the server ends it (``timeoutSeconds``) or ``timeout_s`` passes."""
+        params = [(k, v) for k, v in query.items() if v is not None]
+        with translated(what):
+            serialized = self.api.param_serialize(
+                "GET", path, query_params=params, header_params={"Accept": "application/json"},
+                auth_settings=["BearerToken"],
+            )  # fmt: skip
+            self.requests += 1
+            response = self.api.call_api(*serialized, _request_timeout=timeout_s)
+            if response.status >= 400:
+                raise error_for(what, response.status, response.read())
+            raw = response.response
+            try:
+                for line in iter(raw.readline, b""):
+                    if line.strip():
+                        yield json.loads(line)
+            finally:
+                raw.release_conn()
+
     def get(self, path: str, what: str, **query: Any) -> Any:
         return self.request("GET", path, what, query=query)
 

@@ -15,6 +15,7 @@ from werkzeug import Request, Response
 from adapters.kubernetes.actions import KubernetesActions
 from adapters.kubernetes.client import Cluster, no_transport_retries
 from adapters.kubernetes.errors import KubernetesAuthError, KubernetesUnavailableError
+from adapters.kubernetes.events import EventWatch
 from adapters.kubernetes.inventory import KubernetesInventory
 from controlplane.clock import FixedClock
 from controlplane.domain import Quantities
@@ -177,3 +178,35 @@ def test_forbidden_is_an_auth_error(httpserver: HTTPServer, cluster: Cluster) ->
 def test_delete_of_a_namespace_already_gone_is_a_no_op(httpserver: HTTPServer, cluster: Cluster) -> None:
     httpserver.expect_request("/api/v1/namespaces/ns1", method="DELETE").respond_with_json({"code": 404}, 404)
     assert KubernetesActions(cluster, FixedClock(NOW), lambda _: None).delete_namespace("ns1") is False
+
+
+def event(uid: str, count: int = 1, namespace: str = "ns1") -> dict[str, Any]:
+    return {
+        "metadata": {"uid": uid, "namespace": namespace, "name": uid, "resourceVersion": "0"},
+        "involvedObject": {"kind": "Pod", "namespace": namespace, "name": "p"},
+        "reason": "Started",
+        "count": count,
+        "lastTimestamp": "2026-11-20T08:00:00Z",
+        "source": {"component": "kubelet"},
+    }
+
+
+def test_event_watch_resumes_from_the_list_and_relists_on_410(httpserver: HTTPServer, cluster: Cluster) -> None:
+    """List (resourceVersion 100), watch from 100; an ERROR 410 in the stream lists again and watches from there."""
+    first = {"kind": "EventList", "metadata": {"resourceVersion": "100"}, "items": [event("e1")]}
+    again = {"kind": "EventList", "metadata": {"resourceVersion": "300"}, "items": [event("e1"), event("e2", 2)]}
+    httpserver.expect_ordered_request("/api/v1/events", query_string={"limit": "500"}).respond_with_json(first)
+    lines = [
+        {"type": "ADDED", "object": event("e2") | {"metadata": event("e2")["metadata"] | {"resourceVersion": "150"}}},
+        {"type": "ERROR", "object": {"kind": "Status", "code": 410, "message": "too old resource version: 100"}},
+    ]
+    httpserver.expect_ordered_request(
+        "/api/v1/events",
+        query_string={"watch": "1", "resourceVersion": "100", "allowWatchBookmarks": "true", "timeoutSeconds": "5"},
+    ).respond_with_data("\n".join(json.dumps(x) for x in lines) + "\n", content_type="application/json")
+    httpserver.expect_ordered_request("/api/v1/events", query_string={"limit": "500"}).respond_with_json(again)
+    watch = EventWatch(cluster)
+    batch = watch.poll(timeout_s=5)
+    assert batch.complete, batch.problems
+    assert [r.record_id for r in batch.records] == ["e1/1", "e2/1", "e1/1", "e2/2"]
+    assert (watch.resource_version, watch.relists) == ("300", 2)
