@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,9 @@ import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timed_reconcile import timed_reconcile  # a sibling script, not a package
 
 from adapters.kubernetes.client import Cluster
 from adapters.kubernetes.errors import KubernetesConflictError
@@ -88,42 +90,18 @@ def seed(n: int) -> None:
 
 
 def run_yunguan(tmp: Path) -> dict[str, float]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    config = tmp / "yunguan.yaml"
-    config.write_text(
-        "clouds:\n"
-        f"  - {{name: bench-k8s, kind: kubernetes, vendor: bench, zone: extranet, connection: {CONTEXT},"
-        f" kubeconfig: {KUBECONFIG}}}\n",
-        encoding="utf-8",
+    cloud = (
+        f"{{name: bench-k8s, kind: kubernetes, vendor: bench, zone: extranet, connection: {CONTEXT},"
+        f" kubeconfig: {KUBECONFIG}}}"
     )
-    env = dict(os.environ, YUNGUAN_STATE_DIR=str(tmp / "state"), YUNGUAN_CONFIG=str(config))
-    yunguan = str(Path(sys.executable).with_name("yunguan"))
-    subprocess.run([yunguan, "db", "upgrade"], env=env, check=True, capture_output=True)
-    code = (
-        "import resource, sys, time\n"
-        "sys.argv = ['yunguan', 'reconcile', 'bench-k8s']\n"
-        "t = time.perf_counter()\n"
-        "from controlplane.cli.app import app\n"
-        "try:\n    app()\nexcept SystemExit:\n    pass\n"
-        "print('WALL', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
-        " file=sys.stderr)\n"
-    )
-    # the first run also copies the events into the operation log; the steady state is what is timed
-    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
-    line = next((x for x in done.stderr.splitlines() if x.startswith("WALL")), None)
-    if line is None:
-        raise SystemExit(f"yunguan reconcile failed:\n{done.stdout}\n{done.stderr}")
-    _, wall, rss = line.split()
-    with sqlite3.connect(tmp / "state" / "yunguan.db") as db:
-        run, status = db.execute("SELECT id, status FROM reconcile_runs ORDER BY id DESC LIMIT 1").fetchone()
+    figures, db, run = timed_reconcile(tmp, cloud, "bench-k8s", {})
+    with db:
         calls = db.execute("SELECT api_calls FROM reconcile_run_clouds WHERE run_id = ?", (run,)).fetchone()[0]
         seen = db.execute(
             "SELECT COUNT(*) FROM drift_records WHERE run_id = ? AND resource_kind = 'namespace'", (run,)
         ).fetchone()[0]
-    if status != "ok":
-        raise SystemExit(f"yunguan reconcile was {status}:\n{done.stdout}\n{done.stderr}")
-    return {"wall": float(wall), "requests": calls, "rss_mb": float(rss), "namespaces": seen}
+    db.close()
+    return figures | {"requests": calls, "namespaces": seen}
 
 
 def run_floor() -> dict[str, float]:

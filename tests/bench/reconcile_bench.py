@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from openstack_replay import ReplayServer  # a sibling script, not a package
+from openstack_replay import ReplayServer  # sibling scripts, not a package
+from timed_reconcile import timed_reconcile
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("YUNGUAN_OS_STATE", "/var/tmp/yunguan-openstack"))  # noqa: S108 - dev script's state
@@ -93,43 +93,15 @@ def scenario(servers: int, projects: int) -> dict[str, object]:
 
 
 def run_yunguan(tmp: Path, env: dict[str, str], count: Counter) -> dict[str, float]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    config = tmp / "yunguan.yaml"
-    config.write_text(
-        "clouds:\n  - {name: yunguan-local, kind: openstack, vendor: bench, zone: extranet}\n", encoding="utf-8"
-    )
-    env = env | {"YUNGUAN_STATE_DIR": str(tmp / "state"), "YUNGUAN_CONFIG": str(config)}
-    yunguan = str(Path(sys.executable).with_name("yunguan"))
-    subprocess.run([yunguan, "db", "upgrade"], env=env, check=True, capture_output=True)
-    code = (
-        "import resource, runpy, sys, time\n"
-        "sys.argv = ['yunguan', 'reconcile', 'yunguan-local']\n"
-        "t = time.perf_counter()\n"
-        "from controlplane.cli.app import app\n"
-        "try:\n    app()\nexcept SystemExit:\n    pass\n"
-        "print('WALL', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
-        " file=sys.stderr)\n"
-    )
-    # the first run also copies every server's past instance actions into the operation log (one request per
-    # server); later runs ask only about servers changed since: the steady state is what is timed
-    subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
-    before = count()
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
-    requests = count() - before
-    line = next((x for x in done.stderr.splitlines() if x.startswith("WALL")), None)
-    if line is None:
-        raise SystemExit(f"yunguan reconcile failed:\n{done.stdout}\n{done.stderr}")
-    _, wall, rss = line.split()
-    with sqlite3.connect(tmp / "state" / "yunguan.db") as db:
-        run, status = db.execute("SELECT id, status FROM reconcile_runs ORDER BY id DESC LIMIT 1").fetchone()
+    cloud = "{name: yunguan-local, kind: openstack, vendor: bench, zone: extranet}"
+    figures, db, run = timed_reconcile(tmp, cloud, "yunguan-local", env, count)
+    with db:
         # no ledger in the benchmark: every project is unapproved, and its drift counts the servers seen in it
         details = db.execute(
             "SELECT detail FROM drift_records WHERE run_id = ? AND resource_kind = 'project'", (run,)
         ).fetchall()
-        unapproved = sum(json.loads(d)["servers"] for (d,) in details)
-    if status != "ok":
-        raise SystemExit(f"yunguan reconcile was {status}:\n{done.stdout}\n{done.stderr}")
-    return {"wall": float(wall), "requests": requests, "rss_mb": float(rss), "servers": unapproved}
+    db.close()
+    return figures | {"servers": sum(json.loads(d)["servers"] for (d,) in details)}
 
 
 def run_floor(env: dict[str, str], count: Counter) -> dict[str, float]:
