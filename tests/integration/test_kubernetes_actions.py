@@ -27,11 +27,12 @@ def admitted(create: Callable[[], None], timeout_s: float = 30) -> None:
     while True:
         try:
             create()
-            return
         except KubernetesAuthError as exc:
             if "status unknown" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
+        else:
+            return
 
 
 def test_quota_bounds_the_namespace_notice_shows_and_delete_waits(kubeconfig: Path) -> None:
