@@ -25,11 +25,34 @@ def quantity(value: Any) -> Decimal:
     return Decimal(parse_quantity(value))
 
 
-def group_from(namespace: dict[str, Any]) -> ObservedGroup:
+def limit_facts(limit_ranges: list[dict[str, Any]]) -> dict[str, str]:
+    """What a namespace's LimitRanges give its containers by default and allow at most, as an operator reads it
+    next to its quota (a quota on requests refuses pods without requests unless a LimitRange supplies them)."""
+    if not limit_ranges:
+        return {"limit_range": "none"}
+    facts: dict[str, str] = {"limit_range": ",".join(sorted(r["metadata"]["name"] for r in limit_ranges))}
+    for key, field in (("default_request", "defaultRequest"), ("default_limit", "default"), ("max", "max")):
+        found = {
+            f"{resource}={value}"
+            for r in limit_ranges
+            for item in (r.get("spec") or {}).get("limits") or []
+            if item.get("type") == "Container"
+            for resource, value in (item.get(field) or {}).items()
+        }
+        if found:
+            facts[key] = ",".join(sorted(found))
+    return facts
+
+
+def group_from(namespace: dict[str, Any], limit_ranges: list[dict[str, Any]] | None = None) -> ObservedGroup:
     meta = namespace["metadata"]
     labels = meta.get("labels") or {}
     return ObservedGroup(
-        kind=FootprintKind.NAMESPACE, id=meta["name"], name=meta["name"], system_label=labels.get(SYSTEM_LABEL)
+        kind=FootprintKind.NAMESPACE,
+        id=meta["name"],
+        name=meta["name"],
+        system_label=labels.get(SYSTEM_LABEL),
+        facts=limit_facts(limit_ranges or []),
     )
 
 

@@ -1,5 +1,5 @@
-"""The inventory of one Kubernetes cluster: namespaces, ResourceQuotas, PersistentVolumeClaims and their
-PersistentVolumes, each listed with ``limit``/``continue``, side by side."""
+"""The inventory of one Kubernetes cluster: namespaces, ResourceQuotas, LimitRanges, PersistentVolumeClaims and
+their PersistentVolumes, each listed with ``limit``/``continue``, side by side."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ EVENT_LOOKBACK = dt.timedelta(minutes=10)  # events are asked from this long bef
 LISTS = {
     "namespaces": "/api/v1/namespaces",
     "resourcequotas": "/api/v1/resourcequotas",
+    "limitranges": "/api/v1/limitranges",
     "persistentvolumeclaims": "/api/v1/persistentvolumeclaims",
     "persistentvolumes": "/api/v1/persistentvolumes",
 }
@@ -89,7 +90,10 @@ class KubernetesInventory:
         for quota in listed["resourcequotas"]:
             quotas_of[quota["metadata"]["namespace"]].append(quota)
         volumes = {v["metadata"]["name"]: v for v in listed["persistentvolumes"]}
-        groups = [group_from(ns) for ns in listed["namespaces"]]
+        limits_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for limit_range in listed["limitranges"]:
+            limits_of[limit_range["metadata"]["namespace"]].append(limit_range)
+        groups = [group_from(ns, limits_of.get(ns["metadata"]["name"], [])) for ns in listed["namespaces"]]
         quotas = [q for g in groups if (q := quota_from(g.id, quotas_of.get(g.id, []))) is not None]
         return Inventory(
             cloud=self.cloud,

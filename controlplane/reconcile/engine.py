@@ -104,6 +104,7 @@ def _assign_groups(
                     detail={
                         "servers": sum(1 for s in inventory.servers if s.group_id == group.id),
                         "label": group.system_label,
+                        **({"facts": group.facts} if group.facts else {}),
                     },
                 )
             )
@@ -207,6 +208,7 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
                         "servers": sum(1 for s in servers if s.group_id == group.id),
                         "volumes": sum(1 for v in volumes if v.group_id == group.id),
                         "snapshots": sum(1 for snap in snapshots if snap.group_id == group.id),
+                        **({"facts": group.facts} if group.facts else {}),
                     },
                 )
             )
@@ -296,6 +298,7 @@ def _quota_drift(  # noqa: PLR0917 - one system's groups and their quotas
                     "quota": "unlimited" if value is None else str(value),
                     "groups": sorted(g.id for g in groups),
                     "without_quota": sorted(g.id for g in groups if g.id not in quotas),
+                    **({"facts": {g.id: g.facts for g in groups if g.facts}} if any(g.facts for g in groups) else {}),
                 },
             )
         )

@@ -24,6 +24,9 @@ class ObservedGroup(Frozen):
     id: str
     name: str
     system_label: str | None = Field(default=None, description="system id the cloud carries (tag/property/label)")
+    facts: dict[str, str] = Field(
+        default_factory=dict, description="what the cloud says about the group that an operator should see with it"
+    )
 
 
 class ObservedServer(Frozen):

@@ -48,7 +48,12 @@ def cluster(httpserver: HTTPServer, slept: list[float]) -> Cluster:
 
 
 def others_empty(httpserver: HTTPServer, *skip: str) -> None:
-    for path in ("/api/v1/namespaces", "/api/v1/resourcequotas", "/api/v1/persistentvolumeclaims"):
+    for path in (
+        "/api/v1/namespaces",
+        "/api/v1/resourcequotas",
+        "/api/v1/limitranges",
+        "/api/v1/persistentvolumeclaims",
+    ):
         if path not in skip:
             httpserver.expect_request(path, method="GET").respond_with_json(EMPTY)
     if "/api/v1/persistentvolumes" not in skip:
@@ -68,7 +73,7 @@ def test_lists_page_with_limit_and_continue(httpserver: HTTPServer, cluster: Clu
     inventory = KubernetesInventory("k", FixedClock(NOW), cluster=cluster, page_size=2).take()
     assert inventory.complete, inventory.problems
     assert [g.name for g in inventory.groups] == ["a", "b", "c"]
-    assert inventory.api_calls == 5
+    assert inventory.api_calls == 6
     asked = {(r.path, r.query_string.decode()) for r, _ in httpserver.log}
     assert ("/api/v1/persistentvolumes", "limit=2") in asked
     assert all(r.headers["Authorization"] == "Bearer t0ken-not-logged" for r, _ in httpserver.log)

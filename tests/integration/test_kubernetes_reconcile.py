@@ -82,6 +82,8 @@ def cluster(kubeconfig: Path) -> Iterator[Cluster]:
     kube.namespace(c, ns("gone"))
     kube.claim(c, ns("gone"), "old", f"10{GI}")
     kube.namespace(c, ns("rogue"))
+    limits = {"limits": [{"type": "Container", "defaultRequest": {"cpu": "100m"}, "default": {"cpu": "500m"}}]}
+    kube.create(c, f"/api/v1/namespaces/{ns('rogue')}/limitranges", {"metadata": {"name": "defaults"}, "spec": limits})
     kube.create(c, f"/api/v1/namespaces/{ns('ok')}/events", EVENT)
     yield c
     for name in ("ok", "big", "open", "pvc", "gone", "rogue"):
@@ -140,6 +142,14 @@ def test_every_drift_class_from_real_namespaces(cli) -> None:  # type: ignore[no
         ("under", "K-LATE", "allocation", "K-LATE:provisioning"),
         ("orphan", "K-GONE", "namespace", ns("gone")),
     }
+    rows = json.loads(cli("drift", "--cloud", CLOUD, "-o", "json").stdout)
+    rogue = next(r for r in rows if r["resource_name"] == ns("rogue"))
+    facts = rogue["detail"]["facts"]  # its LimitRange, shown with it
+    assert (facts["limit_range"], facts["default_request"], facts["default_limit"]) == (
+        "defaults",
+        "cpu=100m",
+        "cpu=500m",
+    )
     second = cli("reconcile", CLOUD)
     assert second.exit_code == 1
     rows = json.loads(cli("drift", "--cloud", CLOUD, "-o", "json").stdout)
