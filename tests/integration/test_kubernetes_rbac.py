@@ -58,12 +58,21 @@ def agent_token(admin: Cluster, timeout_s: float = 60) -> str:
 
 
 @pytest.fixture(scope="module")
-def agent(kubeconfig: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def token(kubeconfig: Path) -> str:
+    """The agent ServiceAccount's token, bound to exactly deploy/kubernetes/rbac.yaml."""
     admin = kube.connect(kubeconfig)
     for doc in yaml.safe_load_all(RBAC.read_text(encoding="utf-8")):
         apply(admin, doc)
+    found = agent_token(admin)
+    admin.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def agent(kubeconfig: Path, token: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    admin = kube.connect(kubeconfig)
     config = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
-    config["users"] = [{"name": "yunguan-agent", "user": {"token": agent_token(admin)}}]
+    config["users"] = [{"name": "yunguan-agent", "user": {"token": token}}]
     config["contexts"][0]["context"]["user"] = "yunguan-agent"
     path = tmp_path_factory.mktemp("agent") / "kubeconfig"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -99,3 +108,23 @@ def test_write_outside_the_role_is_refused_and_said_plainly(agent: Cluster) -> N
     assert message.startswith("create secret default/not-allowed: HTTP 403:")
     assert "system:serviceaccount:yunguan-system:yunguan-agent" in message
     assert refused.value.status == 403
+
+
+def test_in_cluster_account_is_used_with_no_kubeconfig(
+    kubeconfig: Path, token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With neither kubeconfig nor context the adapter connects as a pod would: the service host and port from the
+    environment, the token and CA from the ServiceAccount mount (here files in a temp dir, as the kubelet writes)."""
+    from kubernetes.config import incluster_config
+
+    cluster_entry = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))["clusters"][0]["cluster"]
+    (tmp_path / "token").write_text(token, encoding="utf-8")
+    (tmp_path / "ca.crt").write_bytes(base64.b64decode(cluster_entry["certificate-authority-data"]))
+    monkeypatch.setattr(incluster_config, "SERVICE_TOKEN_FILENAME", str(tmp_path / "token"))
+    monkeypatch.setattr(incluster_config, "SERVICE_CERT_FILENAME", str(tmp_path / "ca.crt"))
+    host, port = cluster_entry["server"].removeprefix("https://").rsplit(":", 1)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", port)
+    inventory = KubernetesInventory("k8s-it", SystemClock(), kubeconfig=None, context=None).take()
+    assert inventory.complete, inventory.problems
+    assert "yunguan-system" in {g.name for g in inventory.groups}
