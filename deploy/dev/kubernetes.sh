@@ -8,6 +8,7 @@
 #   deploy/dev/kubernetes.sh status                         # exit 0 when /readyz answers ok
 #   deploy/dev/kubernetes.sh kubelet NODE PORT DATAFILE     # fake kubelet for NODE on PORT + Node object
 #   deploy/dev/kubernetes.sh metrics PORT [DATAFILE...]     # metrics.k8s.io APIService -> fake on PORT
+#   deploy/dev/kubernetes.sh seed MANIFEST.yaml             # kubectl apply (namespaces, quotas, claims...)
 #   deploy/dev/kubernetes.sh stop                           # stop what this script started
 set -euo pipefail
 
@@ -514,6 +515,12 @@ cmd_metrics() {
   log "metrics.k8s.io/v1beta1 Available through $API_URL (backend 127.0.0.1:$port)"
 }
 
+cmd_seed() {
+  (($# == 1)) && [[ -f "$1" ]] || die "usage: $0 seed MANIFEST.yaml"
+  ready_quick || die "the apiserver is not ready: run '$0 start' first"
+  KUBECONFIG="$KUBECONFIG_FILE" "$BIN/kubectl" apply -f "$1" >&2
+}
+
 # ---------------------------------------------------------------------------------------------------------- main
 main() {
   local cmd="${1:-}"; shift || true
@@ -533,7 +540,8 @@ main() {
     status) cmd_status "$@" ;;
     kubelet) cmd_kubelet "$@" ;;
     metrics) cmd_metrics "$@" ;;
-    *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+    seed) cmd_seed "$@" ;;
+    *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 }
 
