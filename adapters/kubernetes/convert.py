@@ -44,7 +44,20 @@ def limit_facts(limit_ranges: list[dict[str, Any]]) -> dict[str, str]:
     return facts
 
 
-def group_from(namespace: dict[str, Any], limit_ranges: list[dict[str, Any]] | None = None) -> ObservedGroup:
+def quota_used_facts(quotas: list[dict[str, Any]]) -> dict[str, str]:
+    """What the namespace's quotas count as used now (``status.used``, kept by the controller manager)."""
+    used: dict[str, Decimal] = {}
+    for q in quotas:
+        for resource, value in ((q.get("status") or {}).get("used") or {}).items():
+            used[resource] = max(used.get(resource, Decimal(0)), quantity(value))
+    return {"quota_used": ",".join(f"{k}={v.normalize():f}" for k, v in sorted(used.items()))} if used else {}
+
+
+def group_from(
+    namespace: dict[str, Any],
+    limit_ranges: list[dict[str, Any]] | None = None,
+    quotas: list[dict[str, Any]] | None = None,
+) -> ObservedGroup:
     meta = namespace["metadata"]
     labels = meta.get("labels") or {}
     return ObservedGroup(
@@ -52,7 +65,7 @@ def group_from(namespace: dict[str, Any], limit_ranges: list[dict[str, Any]] | N
         id=meta["name"],
         name=meta["name"],
         system_label=labels.get(SYSTEM_LABEL),
-        facts=limit_facts(limit_ranges or []),
+        facts=limit_facts(limit_ranges or []) | quota_used_facts(quotas or []),
     )
 
 

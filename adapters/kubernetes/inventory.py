@@ -93,7 +93,11 @@ class KubernetesInventory:
         limits_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for limit_range in listed["limitranges"]:
             limits_of[limit_range["metadata"]["namespace"]].append(limit_range)
-        groups = [group_from(ns, limits_of.get(ns["metadata"]["name"], [])) for ns in listed["namespaces"]]
+        groups = [
+            group_from(ns, limits_of.get(name, []), quotas_of.get(name, []))
+            for ns in listed["namespaces"]
+            for name in [ns["metadata"]["name"]]
+        ]
         quotas = [q for g in groups if (q := quota_from(g.id, quotas_of.get(g.id, []))) is not None]
         return Inventory(
             cloud=self.cloud,

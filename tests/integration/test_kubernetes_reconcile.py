@@ -186,3 +186,25 @@ def test_events_reach_the_operation_log_once(cli, db_url: str) -> None:  # type:
     assert ours[0].actor == f"cloud:{CLOUD}:it-controller"
     after = json.loads(ours[0].after)
     assert (after["count"], after["first"], after["last"]) == (3, "2026-11-22T01:00:00Z", "2026-11-22T01:05:00Z")
+
+
+def test_unreachable_apiserver_gives_a_partial_run_and_no_false_drift(  # type: ignore[no-untyped-def]
+    cli, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """With the apiserver unreachable the run is partial (exit 6) and says why: no 'under' from namespaces it could
+    not see, nothing invented."""
+    assert cli("reconcile", CLOUD).exit_code == 1
+    before = ours(cli)
+    broken = yaml.safe_load(kubeconfig.read_text(encoding="utf-8"))
+    broken["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:9"  # nothing listens there
+    (tmp_path / "broken-kubeconfig").write_text(yaml.safe_dump(broken), encoding="utf-8")
+    config = tmp_path / "yunguan.yaml"
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings["clouds"][0]["kubeconfig"] = str(tmp_path / "broken-kubeconfig")
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    result = cli("reconcile", CLOUD)
+    assert result.exit_code == 6, result.stdout + result.stderr
+    assert "listing incomplete" in result.stderr
+    after = ours(cli)
+    assert not any(c == "under" for c, *_ in after)
+    assert after <= before

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.kubernetes.actions import quota_hard, same_hard
-from adapters.kubernetes.convert import limit_facts, quota_from, record_from
+from adapters.kubernetes.convert import limit_facts, quota_from, quota_used_facts, record_from
 from controlplane.domain import Quantities
 
 GIB = 1024**3
@@ -55,3 +55,13 @@ def test_quota_targets_compare_as_quantities() -> None:
     assert hard == {"requests.cpu": "500m", "requests.memory": str(GIB), "requests.storage": "0"}
     assert same_hard({"requests.cpu": "0.5", "requests.memory": "1Gi", "requests.storage": "0"}, hard)
     assert not same_hard({"requests.cpu": "0.5", "requests.memory": "1Gi"}, hard)
+
+
+def test_quota_used_as_facts() -> None:
+    """The controller manager's tally, as the largest count any of the namespace's quotas holds."""
+    quotas = [
+        rq({}) | {"status": {"used": {"requests.storage": "120Gi", "requests.cpu": "500m"}}},
+        rq({}) | {"status": {"used": {"requests.cpu": "750m"}}},
+    ]
+    assert quota_used_facts(quotas) == {"quota_used": f"requests.cpu=0.75,requests.storage={120 * GIB}"}
+    assert quota_used_facts([rq({})]) == {}
