@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timed_reconcile import timed_reconcile  # a sibling script, not a package
+from timed_reconcile import print_table, timed_reconcile  # a sibling script, not a package
 
 from adapters.kubernetes.client import Cluster
 from adapters.kubernetes.errors import KubernetesConflictError
@@ -127,13 +127,7 @@ def main() -> None:
         for i in range(args.repeat):
             rows["yunguan reconcile"].append(run_yunguan(Path(raw) / f"y{i}"))
             rows["client listing (floor)"].append(run_floor())
-    print(f"{'contender':<24} {'wall s (median)':>16} {'requests':>9} {'peak RSS MB':>12} {'namespaces':>11}")
-    medians: dict[str, float] = {}
-    for name, runs in rows.items():
-        walls = sorted(r["wall"] for r in runs)
-        medians[name] = walls[len(walls) // 2]
-        peak = max(r["rss_mb"] for r in runs)
-        print(f"{name:<24} {medians[name]:>16.2f} {runs[0]['requests']:>9} {peak:>12.0f} {runs[0]['namespaces']:>11}")
+    medians = print_table(rows, "namespaces")
     print(f"ratio yunguan / floor: {medians['yunguan reconcile'] / medians['client listing (floor)']:.2f}")
 
 

@@ -34,7 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from openstack_replay import ReplayServer  # sibling scripts, not a package
-from timed_reconcile import timed_reconcile
+from timed_reconcile import print_table, timed_reconcile
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("YUNGUAN_OS_STATE", "/var/tmp/yunguan-openstack"))  # noqa: S108 - dev script's state
@@ -211,13 +211,7 @@ def main() -> None:
             print(f"replay: {len(misses)} request shapes not in the recording (answered 404)")
             for miss in misses[:20]:
                 print(f"  {miss}")
-    print(f"{'contender':<20} {'wall s (median)':>16} {'requests':>9} {'peak RSS MB':>12} {'servers seen':>13}")
-    medians: dict[str, float] = {}
-    for name, runs in rows.items():
-        walls = sorted(r["wall"] for r in runs)
-        medians[name] = walls[len(walls) // 2]
-        peak = max(r["rss_mb"] for r in runs)
-        print(f"{name:<20} {medians[name]:>16.2f} {runs[0]['requests']:>9} {peak:>12.0f} {runs[0]['servers']:>13}")
+    medians = print_table(rows, "servers")
     print(f"ratio yunguan / floor: {medians['yunguan reconcile'] / medians['openstacksdk floor']:.2f}")
     if args.c7n:
         print(f"ratio yunguan / c7n:   {medians['yunguan reconcile'] / medians['cloud custodian']:.2f}")

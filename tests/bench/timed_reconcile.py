@@ -46,3 +46,16 @@ def timed_reconcile(
     if status != "ok":
         raise SystemExit(f"yunguan reconcile was {status}:\n{done.stdout}\n{done.stderr}")
     return {"wall": float(wall), "requests": requests, "rss_mb": float(rss)}, db, run
+
+
+def print_table(rows: dict[str, list[dict[str, float]]], seen: str) -> dict[str, float]:
+    """One line per contender: median wall, requests, peak RSS and what it saw (``seen``); returns the medians."""
+    width = max(len(name) for name in rows) + 2
+    print(f"{'contender':<{width}} {'wall s (median)':>16} {'requests':>9} {'peak RSS MB':>12} {seen + ' seen':>15}")
+    medians: dict[str, float] = {}
+    for name, runs in rows.items():
+        walls = sorted(r["wall"] for r in runs)
+        medians[name] = walls[len(walls) // 2]
+        peak = max(r["rss_mb"] for r in runs)
+        print(f"{name:<{width}} {medians[name]:>16.2f} {runs[0]['requests']:>9} {peak:>12.0f} {runs[0][seen]:>15}")
+    return medians
