@@ -4,6 +4,13 @@ source, so "how much of its approval does this system use" is one query whatever
 
 Metrics and units: ``cpu_cores`` (cores in use), ``memory_bytes`` (working set), ``storage_used_bytes`` and
 ``storage_capacity_bytes`` (filesystem of a volume or claim, as the node sees it).
+
+From the hypervisors (scope ``server``, id = the domain UUID = the Nova server id): ``cpu_percent`` (of the allocated
+vCPUs, 0-100), ``cpu_cores``, ``vcpus`` (allocated), ``memory_percent``, ``memory_bytes`` (used), ``memory_total_bytes``,
+``disk_percent``, ``disk_used_bytes``, ``disk_total_bytes``, ``disk_read_bytes_per_s``, ``disk_write_bytes_per_s``,
+``net_rx_bytes_per_s``, ``net_tx_bytes_per_s``. Every sample says how good it is (``quality``): ``measured``,
+``estimated`` (a host-side figure standing in for the guest's, e.g. allocated image bytes for disk use), or
+``missing`` (tried and could not measure: ``value`` is None), so a rule never takes an estimate for a measurement.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from pydantic import Field
@@ -24,14 +32,23 @@ from controlplane.store.tables import usage_samples
 METRICS = ("cpu_cores", "memory_bytes", "storage_used_bytes", "storage_capacity_bytes")
 
 
+class Quality(StrEnum):
+    MEASURED = "measured"
+    ESTIMATED = "estimated"
+    MISSING = "missing"
+
+
 class UsageSample(Frozen):
     cloud: str
     scope_kind: str = Field(description="namespace, claim, server, volume")
     scope_id: str
     metric: str
-    value: Decimal = Field(ge=0)
+    value: Decimal | None = Field(ge=0, description="None only when quality is missing")
     time: dt.datetime
-    source: str = Field(description="kubelet-summary, metrics-api, libvirt")
+    source: str = Field(description="kubelet-summary, metrics-api, libvirt, libvirt-guest-agent, libvirt-allocated")
+    quality: Quality = Quality.MEASURED
+    group_id: str = Field(default="", description="the project/namespace the scope belongs to, as the cloud says")
+    host: str = Field(default="", description="the hypervisor the sample was read from")
 
 
 @dataclass(frozen=True)
