@@ -6,7 +6,8 @@ Metrics and units: ``cpu_cores`` (cores in use), ``memory_bytes`` (working set),
 ``storage_capacity_bytes`` (filesystem of a volume or claim, as the node sees it).
 
 From the hypervisors (scope ``server``, id = the domain UUID = the Nova server id): ``cpu_percent`` (of the allocated
-vCPUs, 0-100), ``cpu_cores``, ``vcpus`` (allocated), ``memory_percent``, ``memory_bytes`` (used), ``memory_total_bytes``,
+vCPUs, 0-100), ``cpu_cores``, ``vcpus`` (allocated), ``memory_percent``, ``memory_bytes`` (used),
+``memory_total_bytes``,
 ``disk_percent``, ``disk_used_bytes``, ``disk_total_bytes``, ``disk_read_bytes_per_s``, ``disk_write_bytes_per_s``,
 ``net_rx_bytes_per_s``, ``net_tx_bytes_per_s``. Every sample says how good it is (``quality``): ``measured``,
 ``estimated`` (a host-side figure standing in for the guest's, e.g. allocated image bytes for disk use), or
