@@ -7,9 +7,8 @@ Metrics and units: ``cpu_cores`` (cores in use), ``memory_bytes`` (working set),
 
 From the hypervisors (scope ``server``, id = the domain UUID = the Nova server id): ``cpu_percent`` (of the allocated
 vCPUs, 0-100), ``cpu_cores``, ``vcpus`` (allocated), ``memory_percent``, ``memory_bytes`` (used),
-``memory_total_bytes``,
-``disk_percent``, ``disk_used_bytes``, ``disk_total_bytes``, ``disk_read_bytes_per_s``, ``disk_write_bytes_per_s``,
-``net_rx_bytes_per_s``, ``net_tx_bytes_per_s``. Every sample says how good it is (``quality``): ``measured``,
+``memory_total_bytes``, ``disk_percent``, ``disk_used_bytes``, ``disk_total_bytes``, ``disk_read_bytes_per_s``,
+``disk_write_bytes_per_s``, ``net_rx_bytes_per_s``, ``net_tx_bytes_per_s``. Every sample says how good it is (``quality``): ``measured``,
 ``estimated`` (a host-side figure standing in for the guest's, e.g. allocated image bytes for disk use), or
 ``missing`` (tried and could not measure: ``value`` is None), so a rule never takes an estimate for a measurement.
 """
