@@ -68,11 +68,68 @@ class AuditSettings(_Section):
         return value
 
 
+# Monthly utilization reports (Suining 14, Bozhou 27) and the annual usage audit behind settlement (Bozhou 40) must be
+# rebuildable for a whole year back, from the start of the oldest month: 13 months of hourly rollups.
+MIN_HOURLY_DAYS = 396
+
+
+class UsageSettings(_Section):
+    raw_days: int = Field(default=14, ge=1, le=366, description="days raw usage samples are kept")
+    hourly_days: int = Field(
+        default=400,
+        description="days hourly rollups are kept; at least 396 (13 months: a year of monthly reports and audits, "
+        "Suining 14, Bozhou 27, 40)",
+    )
+    daily_days: int = Field(default=1100, ge=1, le=10_000, description="days daily rollups (UTC+8 days) are kept")
+
+    @field_validator("hourly_days")
+    @classmethod
+    def _thirteen_months(cls, value: int) -> int:
+        if value < MIN_HOURLY_DAYS:
+            raise ValueError(
+                f"keeping hourly usage rollups {value} days is refused: a year of monthly utilization reports "
+                f"(Suining art. 14, Bozhou art. 27) and the annual usage audit (Bozhou art. 40) must be rebuildable "
+                f"from them, which needs 13 months ({MIN_HOURLY_DAYS} days)"
+            )
+        return value
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = Field(
         default="auto", description="auto: console on a TTY, JSON otherwise"
     )
+
+
+class HypervisorHost(_Section):
+    name: Name = Field(description="the hypervisor's name as the cloud reports it (Nova's hypervisor_hostname)")
+    uri: str = Field(min_length=1, description="libvirt URI, e.g. qemu+tls://HOST/system?pkipath=DIR")
+
+
+class HypervisorSettings(_Section):
+    """Where the libvirt collector reads the cloud's hypervisors, and how hard it tries."""
+
+    hosts: tuple[HypervisorHost, ...] = Field(default=(), description="hosts named in config")
+    discover: bool = Field(default=False, description="also every hypervisor the cloud lists (OpenStack)")
+    uri_template: str = Field(
+        default="qemu+tls://{host_ip}/system",
+        description="URI of a discovered hypervisor; {name} and {host_ip} are filled in",
+    )
+    username: str | None = Field(default=None, description="SASL user for openAuth; with passphrase_file")
+    passphrase_file: Path | None = Field(default=None, description="file holding the SASL passphrase (a secret)")
+    host_timeout_s: float = Field(default=30.0, gt=0, le=600, description="a host slower than this fails the sweep")
+    workers: int = Field(default=32, ge=1, le=512, description="hosts swept at once (threads)")
+    agent_workers: int = Field(default=8, ge=1, le=128, description="guest-agent calls at once (threads)")
+    agent_timeout_s: int = Field(default=2, ge=1, le=60, description="guest-agent response timeout, seconds")
+    agent_every: int = Field(
+        default=12, ge=1, le=10_000, description="ask guest agents for disk use every Nth sweep (lower cadence)"
+    )
+    balloon_max_age_s: float = Field(
+        default=30.0, gt=0, le=3600, description="memory figures older than this are stale (about 2 stats periods)"
+    )
+    keepalive_interval_s: int = Field(default=5, ge=1, le=600, description="libvirt keepalive interval")
+    keepalive_count: int = Field(default=3, ge=1, le=100, description="unanswered keepalives before a link is dead")
+    reconnect_max_s: float = Field(default=300.0, gt=0, le=3600, description="longest wait between reconnects")
 
 
 class CloudSettings(_Section):
@@ -95,6 +152,9 @@ class CloudSettings(_Section):
     page_size: int = Field(default=1000, ge=1, le=10_000, description="items per page when listing")
     provisioning_working_days: int = Field(
         default=10, ge=0, le=60, description="working days to provision an approved allocation (Suining 11)"
+    )
+    hypervisors: HypervisorSettings | None = Field(
+        default=None, description="the cloud's libvirt hypervisors, read by the usage collector"
     )
 
     @model_validator(mode="before")
@@ -131,6 +191,7 @@ class Settings(BaseSettings):
     lang: Literal["zh", "en"] | None = Field(default=None, description="CLI language; default from the locale")
     database: DatabaseSettings = DatabaseSettings()
     audit: AuditSettings = AuditSettings()
+    usage: UsageSettings = UsageSettings()
     log: LogSettings = LogSettings()
     clouds: tuple[CloudSettings, ...] = ()
 

@@ -28,7 +28,7 @@ from adapters.openstack.convert import (
 from adapters.openstack.errors import OpenStackError, translated
 from adapters.openstack.paging import pages
 from controlplane.clock import Clock
-from controlplane.reconcile.observed import Inventory, ObservedQuota
+from controlplane.reconcile.observed import Inventory, ObservedHost, ObservedQuota
 from controlplane.records import CloudRecord, RecordBatch
 
 T = TypeVar("T")
@@ -165,6 +165,19 @@ class OpenStackInventory:
             zones=tuple(zones),
             hosts=tuple(hosts),
         )
+
+    def hypervisors(self) -> tuple[list[ObservedHost], str]:
+        """The compute hosts alone (for the libvirt collector's discovery), without the whole inventory; with the
+        reason when they could not be listed."""
+        try:
+            with quiet_sdk():
+                if self.conn is None:
+                    self.conn = connect(self.connection)
+                    self._count(self.conn)
+                with translated("list hypervisors"):
+                    return [host_from(h) for h in self.conn.compute.hypervisors(details=True)], ""
+        except OpenStackError as exc:
+            return [], str(exc)
 
     def _quotas(self, project_ids: list[str], problems: list[str]) -> list[ObservedQuota]:
         """Nova and Cinder have no bulk quota listing: two requests per project, run a few at a time."""
