@@ -85,6 +85,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "usage_collected": ("{cloud}：写入 {n} 个用量样本", "{cloud}: {n} usage samples written"),
     "usage_partial": ("{cloud}：用量不完整：{why}", "{cloud}: usage incomplete: {why}"),
     "usage_none": ("{cloud}：该云平台不提供用量", "{cloud}: this cloud kind reports no usage"),
+    "sweep_done": (
+        "{cloud}：宿主机 {ok}/{hosts} 台正常，{domains} 台虚拟机，{n} 个用量样本，耗时 {seconds} 秒",
+        "{cloud}: {ok}/{hosts} hypervisors answered, {domains} domains, {n} usage samples, {seconds} s",
+    ),
+    "sweep_host_failed": ("{cloud}：宿主机 {host} 失败：{why}", "{cloud}: hypervisor {host} failed: {why}"),
+    "sweep_unknown": (
+        "{cloud}：宿主机 {host} 上的虚拟机 {name}（{uuid}）不属于云平台的任何云主机",
+        "{cloud}: domain {name} ({uuid}) on hypervisor {host} is no server of the cloud",
+    ),
+    "sweep_discovery": ("{cloud}：未能列出全部宿主机：{why}", "{cloud}: could not list every hypervisor: {why}"),
+    "sweep_no_hosts": ("{cloud}：没有可采集的宿主机", "{cloud}: no hypervisors to sweep"),
     "usage_title": ("{target} 的用量（{cloud}）", "usage of {target} ({cloud})"),
     "no_usage": (
         "没有 {target} 的用量样本：先运行 yunguan usage collect",

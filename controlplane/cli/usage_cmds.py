@@ -9,6 +9,7 @@ import typer
 
 from controlplane.cli.context import EXIT_USAGE, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.cli.sweep_cmd import sweep_cloud
 from controlplane.clock import today_cst
 from controlplane.domain import FootprintKind
 from controlplane.ledger.store import approved_at, footprints
@@ -32,8 +33,13 @@ SHOWN = {
 def collect(
     ctx: typer.Context,
     clouds: Annotated[list[str] | None, typer.Argument(help="cloud names (default: all that report usage)")] = None,
+    host: Annotated[list[str] | None, typer.Option("--host", help="sweep only these hypervisors (repeatable)")] = None,
+    interval: Annotated[
+        float, typer.Option("--interval", min=0, help="seconds between the baseline and the counted sweep (rates)")
+    ] = 10.0,
 ) -> None:
-    """Take one round of usage samples from the clouds and store them. Exit 6 when some could not be read."""
+    """Take one round of usage samples from the clouds and store them: Kubernetes from the kubelets, clouds with
+    ``hypervisors`` from libvirt (one sweep). Exit 6 when some could not be read."""
     st = state(ctx)
     rt = st.runtime()
     configured = {c.name: c for c in rt.settings.clouds}
@@ -44,6 +50,9 @@ def collect(
         raise typer.Exit(EXIT_USAGE)
     partial = False
     for name in names:
+        if configured[name].hypervisors is not None:
+            partial |= not sweep_cloud(st, configured[name], tuple(host or ()), interval)
+            continue
         source = open_source(configured[name], rt.clock)
         if not isinstance(source, UsageSource):
             if clouds:
