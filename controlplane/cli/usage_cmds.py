@@ -110,7 +110,7 @@ def show(
         mine = [s for s in samples if s.metric == metric]
         if not mine:
             continue
-        used = sum((s.value for s in mine), Decimal(0)) / unit
+        used = sum((s.value for s in mine if s.value is not None), Decimal(0)) / unit
         allowed = (Decimal(getattr(a.revision.allocation.quantities, quantity)) for a in approvals)
         approved = sum(allowed, Decimal(0)) / unit
         rows.append(

@@ -178,16 +178,96 @@ record_cursors = Table(
     Column("since", String(32), nullable=False),
 )
 
+# 64-bit ids: 10,000 servers x 13 metrics every 5 minutes is ~37 million samples a day
+SAMPLE_ID = BigInteger().with_variant(Integer, "sqlite")
+
 usage_samples = Table(
     "usage_samples",
     metadata,
-    Column("id", Integer, primary_key=True),
+    Column("id", SAMPLE_ID, primary_key=True),
     Column("time", String(32), nullable=False),
     Column("cloud", String(200), nullable=False),
     Column("scope_kind", String(32), nullable=False),
     Column("scope_id", String(300), nullable=False),
     Column("metric", String(64), nullable=False),
-    Column("value", Float, nullable=False),
+    Column("value", Float, nullable=True),
     Column("source", String(64), nullable=False),
+    Column("quality", String(16), nullable=False, server_default="measured"),
+    Column("group_id", String(200), nullable=False, server_default=""),
+    Column("host", String(200), nullable=False, server_default=""),
     Index("ix_usage_samples_scope", "cloud", "scope_kind", "scope_id", "metric", "time"),
+    Index("ix_usage_samples_time", "time"),
+)
+
+usage_sweeps = Table(
+    "usage_sweeps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("cloud", String(200), nullable=False),
+    Column("started", String(32), nullable=False),
+    Column("finished", String(32), nullable=False),
+    Column("hosts_ok", Integer, nullable=False),
+    Column("hosts_failed", Integer, nullable=False),
+    Column("domains", Integer, nullable=False),
+    Column("samples", Integer, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("detail", Text, nullable=False),
+    Index("ix_usage_sweeps_cloud", "cloud", "started"),
+)
+
+
+def _rollup_table(name: str) -> Table:
+    """Hourly and daily rollups share one shape: per scope, metric and period (its UTC start), the mean, max and min
+    of the samples with a value (n), how many of them were above 80% (percent metrics), missing or estimates."""
+    return Table(
+        name,
+        metadata,
+        Column("cloud", String(200), primary_key=True),
+        Column("scope_kind", String(32), primary_key=True),
+        Column("scope_id", String(300), primary_key=True),
+        Column("metric", String(64), primary_key=True),
+        Column("period", String(32), primary_key=True),
+        Column("group_id", String(200), nullable=False),
+        Column("mean", Float, nullable=True),
+        Column("max", Float, nullable=True),
+        Column("min", Float, nullable=True),
+        Column("n", Integer, nullable=False),
+        Column("n_above_80", Integer, nullable=False),
+        Column("n_missing", Integer, nullable=False),
+        Column("n_estimated", Integer, nullable=False),
+        Index(f"ix_{name}_period", "period"),
+        Index(f"ix_{name}_group", "cloud", "group_id", "metric", "period"),
+    )
+
+
+usage_hourly = _rollup_table("usage_hourly")
+usage_daily = _rollup_table("usage_daily")
+
+usage_rollup_state = Table(
+    "usage_rollup_state",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_sample_id", BigInteger, nullable=False),
+    Column("updated", String(32), nullable=False),
+)
+
+# what vendors report (Suining 14, Bozhou 27): one figure per vendor, month (UTC+8), cloud, system, server ("" for the
+# whole system) and metric, a percentage in hundredths of a point
+vendor_reported_usage = Table(
+    "vendor_reported_usage",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("vendor", String(200), nullable=False),
+    Column("month", String(7), nullable=False),
+    Column("cloud_id", Integer, ForeignKey("clouds.id"), nullable=False),
+    Column("system_id", Integer, ForeignKey("systems.id"), nullable=False),
+    Column("server_id", String(300), nullable=False),
+    Column("metric", String(32), nullable=False),
+    Column("percent_hundredths", Integer, nullable=False),
+    Column("source", String(500), nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    UniqueConstraint(
+        "vendor", "month", "cloud_id", "system_id", "server_id", "metric", name="uq_vendor_reported_figure"
+    ),
+    Index("ix_vendor_reported_usage_month", "month"),
 )

@@ -1,0 +1,176 @@
+"""Rollups of the raw usage samples, and their retention.
+
+Raw samples are kept a short time (``usage.raw_days``); what the rules and the monthly reports read are the rollups:
+per scope, metric and hour (UTC), the mean, max and min of the samples with a value, how many there were (``n``),
+how many of them were above 80% (percent metrics only: Bozhou 26 counts memory peaks above 80% within an hour;
+"above" is strict, 80.0 is not above), how many were missing and how many were estimates. Daily rollups are built
+from the hourly ones (the mean weighted by ``n``) per calendar day in China Standard Time, since months and deadlines
+are counted there; a day's period is the UTC instant of its midnight in UTC+8.
+
+Every rollup is one ``INSERT ... SELECT ... GROUP BY`` per run of consecutive hours (or per day) after deleting
+what was there, so running it twice changes nothing. Which hours to (re)compute comes from a watermark, the
+highest sample id already accounted for: samples that arrive late for an hour already rolled up have higher ids and
+make that hour be computed again. An hour is rolled up only once it is complete (it ends at or before ``until``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Table, TextClause, delete, func, insert, select, text
+
+from controlplane.audit.chain import format_time, parse_time
+from controlplane.clock import CST
+from controlplane.config import UsageSettings
+from controlplane.store.tables import usage_daily, usage_hourly, usage_rollup_state, usage_samples, usage_sweeps
+
+HOUR = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+ABOVE = 80  # percent; Bozhou 26 counts memory peaks above 80% within one hour
+STATE = "hourly"
+# samples dated further ahead than this are a host clock gone wrong: they do not hold the watermark back
+FUTURE_SLACK = dt.timedelta(hours=2)
+
+# The statements are plain SQL both backends run alike; times are fixed-width UTC strings, so string order is time
+# order and the hour of a sample is the first 13 characters of its time.
+_HOURLY = text(
+    """
+INSERT INTO usage_hourly (cloud, scope_kind, scope_id, metric, period, group_id, mean, max, min,
+                          n, n_above_80, n_missing, n_estimated)
+SELECT cloud, scope_kind, scope_id, metric, substr(time, 1, 13) || ':00:00.000000Z', MAX(group_id),
+       AVG(value), MAX(value), MIN(value), COUNT(value),
+       SUM(CASE WHEN metric LIKE '%percent' AND value > :above THEN 1 ELSE 0 END),
+       SUM(CASE WHEN quality = 'missing' THEN 1 ELSE 0 END),
+       SUM(CASE WHEN quality = 'estimated' AND value IS NOT NULL THEN 1 ELSE 0 END)
+FROM usage_samples
+WHERE time >= :start AND time < :end
+GROUP BY cloud, scope_kind, scope_id, metric, substr(time, 1, 13)
+"""
+)
+_DAILY = text(
+    """
+INSERT INTO usage_daily (cloud, scope_kind, scope_id, metric, period, group_id, mean, max, min,
+                         n, n_above_80, n_missing, n_estimated)
+SELECT cloud, scope_kind, scope_id, metric, CAST(:start AS VARCHAR(32)), MAX(group_id),
+       SUM(mean * n) / NULLIF(SUM(n), 0), MAX(max), MIN(min), SUM(n),
+       SUM(n_above_80), SUM(n_missing), SUM(n_estimated)
+FROM usage_hourly
+WHERE period >= :start AND period < :end
+GROUP BY cloud, scope_kind, scope_id, metric
+"""
+)
+
+
+@dataclass(frozen=True)
+class RollupResult:
+    hours: int  # hours (re)computed
+    hourly_rows: int
+    days: int  # UTC+8 days (re)computed, the current partial one included
+    daily_rows: int
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    samples: int
+    hourly: int
+    daily: int
+    sweeps: int
+
+
+def hour_start(when: dt.datetime) -> dt.datetime:
+    return when.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def cst_day_start(when: dt.datetime) -> dt.datetime:
+    """The UTC instant of the midnight (UTC+8) that starts the China Standard Time day ``when`` falls in."""
+    local = when.astimezone(CST)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
+
+
+def runs(starts: Iterable[dt.datetime], step: dt.timedelta) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Consecutive period starts merged into [first, end) ranges: one statement per range."""
+    merged: list[tuple[dt.datetime, dt.datetime]] = []
+    for start in sorted(set(starts)):
+        if merged and merged[-1][1] == start:
+            merged[-1] = (merged[-1][0], start + step)
+        else:
+            merged.append((start, start + step))
+    return merged
+
+
+def roll_up(conn: Connection, until: dt.datetime, not_before: dt.datetime | None = None) -> RollupResult:
+    """Compute the hourly rollups of every complete hour (ending at or before ``until``) that has samples not yet
+    accounted for, then the daily rollups of the UTC+8 days those hours fall in. Idempotent; runs in the caller's
+    transaction. Hours starting before ``not_before`` are left as they are (their raw samples are gone: pass
+    ``now - raw_days`` so a straggler cannot replace a full hour's rollup by a partial one)."""
+    if conn.dialect.name == "postgresql":
+        # wait for sample writers that took their ids before us, and keep a second rollup out (SQLite's
+        # BEGIN IMMEDIATE already does both)
+        conn.execute(text("LOCK TABLE usage_samples IN SHARE ROW EXCLUSIVE MODE"))
+    cutoff = hour_start(until)
+    floor = hour_start(not_before + HOUR - dt.timedelta(microseconds=1)) if not_before else None
+    mark = conn.execute(select(usage_rollup_state.c.last_sample_id).where(usage_rollup_state.c.name == STATE))
+    watermark = mark.scalar() or 0
+    pending = usage_samples.c.id > watermark
+    hour_of = func.substr(usage_samples.c.time, 1, 13)
+    complete = [pending, usage_samples.c.time < format_time(cutoff)]
+    if floor is not None:
+        complete.append(usage_samples.c.time >= format_time(floor))
+    hours = [parse_time(f"{h}:00:00.000000Z") for (h,) in conn.execute(select(hour_of).distinct().where(*complete))]
+    hourly_rows = _recompute(conn, usage_hourly, _HOURLY, runs(hours, HOUR))
+    days = {cst_day_start(h) for h in hours}
+    daily_rows = sum(_recompute(conn, usage_daily, _DAILY, [(d, d + DAY)]) for d in sorted(days))
+    _advance(conn, watermark, cutoff, until)
+    return RollupResult(len(hours), hourly_rows, len(days), daily_rows)
+
+
+def _recompute(
+    conn: Connection, table: Table, statement: TextClause, ranges: Sequence[tuple[dt.datetime, dt.datetime]]
+) -> int:
+    """Replace the rollup rows of each [start, end) range by what ``statement`` computes for it."""
+    rows = 0
+    for start, end in ranges:
+        first, end_ = format_time(start), format_time(end)
+        conn.execute(delete(table).where(table.c.period >= first, table.c.period < end_))
+        rows += conn.execute(statement, {"start": first, "end": end_, "above": ABOVE}).rowcount
+    return rows
+
+
+def _advance(conn: Connection, watermark: int, cutoff: dt.datetime, until: dt.datetime) -> None:
+    """Move the watermark to just below the first sample of the hour still running, else to the newest sample."""
+    waiting = conn.execute(
+        select(func.min(usage_samples.c.id)).where(
+            usage_samples.c.id > watermark,
+            usage_samples.c.time >= format_time(cutoff),
+            usage_samples.c.time < format_time(until + FUTURE_SLACK),
+        )
+    ).scalar()
+    if waiting is not None:
+        new = int(waiting) - 1
+    else:
+        new = int(conn.execute(select(func.max(usage_samples.c.id))).scalar() or watermark)
+    new = max(new, watermark)
+    values = {"last_sample_id": new, "updated": format_time(until)}
+    changed = conn.execute(
+        usage_rollup_state.update().where(usage_rollup_state.c.name == STATE).values(**values)
+    ).rowcount
+    if not changed:
+        conn.execute(insert(usage_rollup_state).values(name=STATE, **values))
+
+
+def apply_retention(conn: Connection, now: dt.datetime, settings: UsageSettings) -> RetentionResult:
+    """Delete raw samples and sweeps older than ``raw_days``, hourly rollups older than ``hourly_days`` and daily
+    ones older than ``daily_days`` (by their time or period start: exactly at the cut is kept)."""
+
+    def cut(days: int) -> str:
+        return format_time(now - dt.timedelta(days=days))
+
+    raw = cut(settings.raw_days)
+    return RetentionResult(
+        samples=conn.execute(delete(usage_samples).where(usage_samples.c.time < raw)).rowcount,
+        hourly=conn.execute(delete(usage_hourly).where(usage_hourly.c.period < cut(settings.hourly_days))).rowcount,
+        daily=conn.execute(delete(usage_daily).where(usage_daily.c.period < cut(settings.daily_days))).rowcount,
+        sweeps=conn.execute(delete(usage_sweeps).where(usage_sweeps.c.started < raw)).rowcount,
+    )
