@@ -56,10 +56,11 @@ class Owner:
 def owner_from_metadata(nova: str | None, ours: str | None) -> Owner:
     """The project from Nova's ``<nova:owner><nova:project uuid=…>``, else from ``<yunguan:resource group=…>``."""
     if nova:
+        # libvirt hands the element back without its namespace; match by local name either way
         root = ET.fromstring(nova)  # noqa: S314 - our own hypervisor's metadata, not untrusted input
-        project = root.find(f".//{{{NOVA_NS}}}project")
-        if project is not None and project.get("uuid"):
-            return Owner(project.get("uuid"))
+        for element in root.iter():
+            if element.tag.rsplit("}", 1)[-1] == "project" and element.get("uuid"):
+                return Owner(element.get("uuid"))
         return Owner("")  # a Nova instance whose owner we cannot read: still the cloud's
     if ours:
         root = ET.fromstring(ours)  # noqa: S314 - ditto
