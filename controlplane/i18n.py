@@ -107,6 +107,35 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "percent": ("使用率", "use %"),
     "measured_at": ("采样时间", "measured at"),
     "source": ("来源", "source"),
+    "usage.quality": ("质量", "quality"),
+    "usage.unit": ("单位", "unit"),
+    "usage.mean": ("平均", "mean"),
+    "usage.max": ("峰值", "max"),
+    "usage.samples": ("样本数", "samples"),
+    "usage.estimated": ("估算", "estimated"),
+    "usage.missing": ("缺失", "missing"),
+    "usage.scopes": ("对象数", "scopes"),
+    "usage_window_title": (
+        "{target} 的用量（{cloud}，{first} 至 {last}，北京时间）",
+        "usage of {target} ({cloud}), {first} to {last} (UTC+8)",
+    ),
+    "usage_no_rollups": (
+        "{target} 在该时段没有用量汇总：先运行 yunguan usage rollup",
+        "no usage rollups of {target} in those days: run yunguan usage rollup first",
+    ),
+    "usage_to_without_from": ("--to 需要同时给出 --from", "--to needs --from"),
+    "usage_which_cloud": (
+        "{target} 在多个云平台上（{clouds}）：用 --cloud 指定一个",
+        "{target} is on several clouds ({clouds}): choose one with --cloud",
+    ),
+    "usage_rolled": (
+        "已汇总：{hours} 个小时（{hourly} 行），{days} 天（北京时间，{daily} 行）",
+        "rolled up: hours {hours} ({hourly} rows), days (UTC+8) {days} ({daily} rows)",
+    ),
+    "usage_retention": (
+        "已删除超过保留期的 {samples} 个样本、{hourly} 行小时汇总、{daily} 行日汇总、{sweeps} 次采集记录",
+        "removed past their retention: {samples} samples, {hourly} hourly rows, {daily} daily rows, {sweeps} sweeps",
+    ),
     "no_clouds": (
         "没有要对账的云平台：在配置的 clouds: 中声明",
         "no clouds to reconcile: declare them under clouds: in the config",

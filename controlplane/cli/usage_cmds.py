@@ -1,31 +1,24 @@
-"""``yunguan usage collect`` and ``yunguan usage show``: measured use against the approval."""
+"""``yunguan usage collect``, ``show`` and ``rollup``: measured use against the approval, over days."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Annotated, Any
+import datetime as dt
+from typing import Annotated
 
 import typer
 
+from controlplane.cli import usage_view
 from controlplane.cli.context import EXIT_USAGE, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
 from controlplane.cli.sweep_cmd import sweep_cloud
-from controlplane.clock import today_cst
-from controlplane.domain import FootprintKind
-from controlplane.ledger.store import approved_at, footprints
+from controlplane.clock import CST, today_cst
+from controlplane.ledger.store import approved_at
 from controlplane.reconcile.sources import open_source
-from controlplane.usage import UsageSource, latest, write_samples
+from controlplane.usage import UsageSource, write_samples
+from controlplane.usage_rollup import apply_retention, roll_up
 
 app = typer.Typer(help="Measured use (用量).", no_args_is_help=True)
 EXIT_PARTIAL = 6
-GIB = Decimal(1024**3)
-# metric -> (the allocation's quantity it is measured against, how it is shown)
-SHOWN = {
-    "cpu_cores": ("vcpu", Decimal(1)),
-    "memory_bytes": ("memory_bytes", GIB),
-    "storage_used_bytes": ("storage_bytes", GIB),
-    "storage_capacity_bytes": ("storage_bytes", GIB),
-}
 
 
 @app.command("collect")
@@ -71,57 +64,80 @@ def collect(
 
 @app.command("show")
 @guarded
-def show(
+def show(  # typer passes options by name
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="a system (code or name) or a namespace")],
+    *,
+    target: Annotated[str, typer.Argument(help="a system (code or name), a server id or a namespace")],
     cloud: Annotated[str | None, typer.Option("--cloud", help="the cloud (needed when it is not obvious)")] = None,
+    first: Annotated[
+        dt.datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="first day (UTC+8): figures over days from the rollups"),
+    ] = None,
+    end: Annotated[
+        dt.datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="day after the last (UTC+8; default: tomorrow)"),
+    ] = None,
     output: Annotated[Format, typer.Option("--output", "-o", help="table, json, yaml or csv")] = Format.TABLE,
 ) -> None:
-    """The latest measured use of a system's namespaces (summed) or of one namespace, against the approval in
-    force today (CPU in cores, memory and storage in GiB)."""
+    """Without --from: the latest measured use of a system's servers or namespaces (summed; percentages weighted by
+    each server's size), of one server or of one namespace, against the approval in force today (CPU in cores,
+    memory and storage in GiB). With --from [--to]: per metric the mean, max, samples, estimates and missing tries
+    over those days, from the hourly and daily rollups (run `yunguan usage rollup` first)."""
     st = state(ctx)
     rt = st.runtime()
-    with rt.engine.connect() as conn:
-        items = [
-            f
-            for f in footprints(conn, target)
-            if f.kind is FootprintKind.NAMESPACE and (cloud is None or f.cloud == cloud)
-        ]
-        owners = {f.system for f in items}
-        if items:
-            clouds = {f.cloud for f in items}
-            namespaces = [f.ref for f in items]
-        else:  # a namespace, by name: find its owner, if any, for the approval
-            owned = [f for f in footprints(conn) if f.ref == target and f.kind is FootprintKind.NAMESPACE]
-            owners = {f.system for f in owned if cloud is None or f.cloud == cloud}
-            clouds = {cloud} if cloud else {f.cloud for f in owned}
-            namespaces = [target]
-        if len(clouds) != 1:
-            print_msg(st, "unknown_cloud", name=target if not clouds else ", ".join(sorted(clouds)))
+    if end is not None and first is None:
+        print_msg(st, "usage_to_without_from")
+        raise typer.Exit(EXIT_USAGE)
+    today = today_cst(rt.clock)
+    try:
+        with rt.engine.connect() as conn:
+            found = usage_view.resolve(conn, target, cloud, [c.name for c in rt.settings.clouds])
+            if first is not None:
+                window = usage_view.cst_days(first, end, today)
+                rows = usage_view.window_rows(conn, found, window)
+            else:
+                approvals = [
+                    a for a in approved_at(conn, today) if a.system.key in found.owners and a.cloud == found.cloud
+                ]
+                rows = usage_view.latest_rows(conn, found, approvals)
+    except usage_view.TargetError as exc:
+        print_msg(st, exc.key, **exc.values)
+        raise typer.Exit(EXIT_USAGE) from None
+    if first is not None:
+        if not rows:
+            print_msg(st, "usage_no_rollups", target=target)
             raise typer.Exit(EXIT_USAGE)
-        (where,) = clouds
-        samples = latest(conn, where, "namespace", namespaces)
-        approvals = [a for a in approved_at(conn, today_cst(rt.clock)) if a.system.key in owners and a.cloud == where]
-    if not samples:
+        last = (window.end.astimezone(CST) - dt.timedelta(days=1)).date()
+        title = st.t("usage_window_title", target=target, cloud=found.cloud, first=first.date(), last=last)
+        keys = ("unit", "mean", "max", "samples", "estimated", "missing", "scopes")
+        emit(st.out, output, rows, [("metric", st.t("metric")), *((k, st.t(f"usage.{k}")) for k in keys)], title)
+        return
+    if not rows:
         print_msg(st, "no_usage", target=target)
         raise typer.Exit(EXIT_USAGE)
-    rows: list[dict[str, Any]] = []
-    for metric, (quantity, unit) in SHOWN.items():
-        mine = [s for s in samples if s.metric == metric]
-        if not mine:
-            continue
-        used = sum((s.value for s in mine if s.value is not None), Decimal(0)) / unit
-        allowed = (Decimal(getattr(a.revision.allocation.quantities, quantity)) for a in approvals)
-        approved = sum(allowed, Decimal(0)) / unit
-        rows.append(
-            {
-                "metric": metric,
-                "used": f"{used:.3f}".rstrip("0").rstrip("."),
-                "approved": f"{approved:.3f}".rstrip("0").rstrip(".") if approvals else "",
-                "percent": f"{used / approved * 100:.1f}" if approvals and approved else "",
-                "measured_at": max(s.time for s in mine).isoformat(timespec="seconds"),
-                "source": ", ".join(sorted({s.source for s in mine})),
-            }
-        )
     columns = [(k, st.t(k)) for k in ("metric", "used", "approved", "percent", "measured_at", "source")]
-    emit(st.out, output, rows, columns, st.t("usage_title", target=target, cloud=where))
+    columns.insert(4, ("quality", st.t("usage.quality")))
+    emit(st.out, output, rows, columns, st.t("usage_title", target=target, cloud=found.cloud))
+
+
+@app.command("rollup")
+@guarded
+def rollup(ctx: typer.Context) -> None:
+    """Roll the samples up into hourly and daily figures now, then apply the retention (usage.raw_days,
+    hourly_days, daily_days). Idempotent; the agent will run it on a schedule."""
+    st = state(ctx)
+    rt = st.runtime()
+    now = rt.clock.now()
+    keep = rt.settings.usage
+    with rt.engine.begin() as conn:
+        done = roll_up(conn, now, not_before=now - dt.timedelta(days=keep.raw_days))
+        removed = apply_retention(conn, now, keep)
+    print_msg(st, "usage_rolled", hours=done.hours, hourly=done.hourly_rows, days=done.days, daily=done.daily_rows)
+    print_msg(
+        st,
+        "usage_retention",
+        samples=removed.samples,
+        hourly=removed.hourly,
+        daily=removed.daily,
+        sweeps=removed.sweeps,
+    )
