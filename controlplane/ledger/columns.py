@@ -46,8 +46,6 @@ COLUMNS: tuple[Column, ...] = (
     Column("namespaces", "namespaces", "命名空间", False, ()),
     Column("equipment", "equipment serials", "设备序列号", False, ("序列号",)),
 )
-BY_KEY = {c.key: c for c in COLUMNS}
-
 _FOLD = re.compile(r"[\s_\-()（）\[\]【】]+")
 
 
@@ -55,16 +53,25 @@ def fold(header: str) -> str:
     return _FOLD.sub("", header).casefold()
 
 
-HEADER_TO_KEY: dict[str, str] = {}
-for _c in COLUMNS:
-    for _h in (_c.key, _c.en, _c.zh, *_c.aliases):
-        HEADER_TO_KEY[fold(_h)] = _c.key
+class Form:
+    """One form's columns: which header (either language, or a word people use) means which column, and how a
+    column is named in an error. The ledger form is one; the vendors' utilization report is another."""
+
+    def __init__(self, columns: tuple[Column, ...]) -> None:
+        self.columns = columns
+        self.by_key = {c.key: c for c in columns}
+        self.header_to_key = {fold(h): c.key for c in columns for h in (c.key, c.en, c.zh, *c.aliases)}
+
+    def label(self, key: str) -> str:
+        """Both languages, so the unit finds the column on either form."""
+        c = self.by_key[key]
+        return f"{c.zh} / {c.en}"
 
 
-def label(key: str) -> str:
-    """How a column is named in an error: both languages, so the unit finds it on either form."""
-    c = BY_KEY[key]
-    return f"{c.zh} / {c.en}"
+LEDGER_FORM = Form(COLUMNS)
+BY_KEY = LEDGER_FORM.by_key
+HEADER_TO_KEY = LEDGER_FORM.header_to_key
+label = LEDGER_FORM.label
 
 
 def _words(enum_words: dict[str, tuple[str, ...]]) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """Reading ledger files: CSV and XLSX with Chinese or English headers, and YAML.
 
 Each reader yields raw rows as ``(row number, {column key: cell})``. Row numbers are what the unit sees: the
-spreadsheet row (the header is row 1), or the item number under ``rows:`` in YAML.
+spreadsheet row (the header is row 1), or the item number under ``rows:`` in YAML. The CSV and XLSX readers take
+the form whose columns they look for (``read_form_file``), so other forms (the vendors' utilization reports) are read
+and rejected the same way.
 """
 
 from __future__ import annotations
@@ -10,12 +12,13 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from controlplane.ledger.columns import BY_KEY, COLUMNS, HEADER_TO_KEY, fold, label
+from controlplane.ledger.columns import COLUMNS, HEADER_TO_KEY, LEDGER_FORM, Form, fold
 
 RawRow = tuple[int, dict[str, Any]]
 
@@ -23,15 +26,16 @@ RawRow = tuple[int, dict[str, Any]]
 @dataclass(frozen=True, slots=True)
 class RowError:
     row: int | None
-    column: str | None
+    column: str | None  # a column key of ``form``, or the header as written
     message: str
+    form: Form = field(default=LEDGER_FORM, compare=False, repr=False)
 
     def render(self, source: str) -> str:
         where = source
         if self.row is not None:
             where += f": row {self.row}"
         if self.column is not None:
-            where += f", column {label(self.column) if self.column in BY_KEY else self.column}"
+            where += f", column {self.form.label(self.column) if self.column in self.form.by_key else self.column}"
         return f"{where}: {self.message}"
 
 
@@ -52,23 +56,32 @@ class RawLedger:
 
 
 def read_ledger_file(path: Path) -> RawLedger:
+    if path.suffix.lower() in (".yaml", ".yml"):
+        source = str(path)
+        try:
+            return _read_yaml(source, path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise LedgerFileError(source, [RowError(None, None, f"cannot read: {exc.strerror}")]) from exc
+        except UnicodeDecodeError:
+            raise LedgerFileError(source, [RowError(None, None, "not UTF-8 text")]) from None
+    return read_form_file(path, LEDGER_FORM, "use .csv, .xlsx or .yaml")
+
+
+def read_form_file(path: Path, form: Form, types_hint: str = "use .csv or .xlsx") -> RawLedger:
+    """A CSV (UTF-8 with or without BOM, or GB18030) or XLSX (first sheet) file of ``form``'s columns."""
     suffix = path.suffix.lower()
     source = str(path)
     try:
         if suffix == ".csv":
-            return _read_csv(source, path.read_bytes())
+            return _read_csv(source, path.read_bytes(), form)
         if suffix in (".xlsx", ".xlsm"):
-            return _read_xlsx(source, path)
-        if suffix in (".yaml", ".yml"):
-            return _read_yaml(source, path.read_text(encoding="utf-8"))
+            return _read_xlsx(source, path, form)
     except OSError as exc:
         raise LedgerFileError(source, [RowError(None, None, f"cannot read: {exc.strerror}")]) from exc
-    except UnicodeDecodeError:
-        raise LedgerFileError(source, [RowError(None, None, "not UTF-8 text")]) from None
-    raise LedgerFileError(source, [RowError(None, None, "unknown file type: use .csv, .xlsx or .yaml")])
+    raise LedgerFileError(source, [RowError(None, None, f"unknown file type: {types_hint}")])
 
 
-def _header_keys(source: str, headers: list[Any]) -> list[str | None]:
+def _header_keys(source: str, headers: list[Any], form: Form) -> list[str | None]:
     keys: list[str | None] = []
     errors: list[RowError] = []
     seen: dict[str, str] = {}
@@ -77,26 +90,26 @@ def _header_keys(source: str, headers: list[Any]) -> list[str | None]:
         if not text:
             keys.append(None)
             continue
-        key = HEADER_TO_KEY.get(fold(text))
+        key = form.header_to_key.get(fold(text))
         if key is None:
-            errors.append(RowError(1, text, "unknown column"))
+            errors.append(RowError(1, text, "unknown column", form))
         elif key in seen:
-            errors.append(RowError(1, text, f"the same column as {seen[key]!r}"))
+            errors.append(RowError(1, text, f"the same column as {seen[key]!r}", form))
         else:
             seen[key] = text
         keys.append(key)
-    missing = [c.key for c in COLUMNS if c.required and c.key not in seen]
-    errors.extend(RowError(1, key, "required column missing") for key in missing)
+    missing = [c.key for c in form.columns if c.required and c.key not in seen]
+    errors.extend(RowError(1, key, "required column missing", form) for key in missing)
     if errors:
         raise LedgerFileError(source, errors)
     return keys
 
 
-def _rows_from_table(source: str, table: list[list[Any]], first_row: int = 1) -> RawLedger:
+def _rows_from_table(source: str, table: list[list[Any]], form: Form, first_row: int = 1) -> RawLedger:
     ledger = RawLedger(source)
     if not table:
         raise LedgerFileError(source, [RowError(None, None, "the file is empty")])
-    keys = _header_keys(source, table[0])
+    keys = _header_keys(source, table[0], form)
     for offset, cells in enumerate(table[1:], start=first_row + 1):
         if all(c is None or (isinstance(c, str) and not c.strip()) for c in cells):
             continue
@@ -107,7 +120,7 @@ def _rows_from_table(source: str, table: list[list[Any]], first_row: int = 1) ->
     return ledger
 
 
-def _read_csv(source: str, data: bytes) -> RawLedger:
+def _read_csv(source: str, data: bytes, form: Form) -> RawLedger:
     # Excel saves CSV as UTF-8 with a BOM, or as GB18030 on Chinese Windows
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -118,10 +131,10 @@ def _read_csv(source: str, data: bytes) -> RawLedger:
     else:
         raise LedgerFileError(source, [RowError(None, None, "neither UTF-8 nor GB18030 text")])
     table = [list(r) for r in csv.reader(io.StringIO(text))]
-    return _rows_from_table(source, table)
+    return _rows_from_table(source, table, form)
 
 
-def _read_xlsx(source: str, path: Path) -> RawLedger:
+def _read_xlsx(source: str, path: Path, form: Form) -> RawLedger:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -131,10 +144,17 @@ def _read_xlsx(source: str, path: Path) -> RawLedger:
         raise LedgerFileError(source, [RowError(None, None, f"not a readable XLSX workbook ({exc})")]) from None
     try:
         sheet = book.worksheets[0]
-        table = [list(r) for r in sheet.iter_rows(values_only=True)]
+        table = [[_shown(c.value, c.number_format) for c in r] for r in sheet.iter_rows()]
     finally:
         book.close()
-    return _rows_from_table(f"{source} [{sheet.title}]", table)
+    return _rows_from_table(f"{source} [{sheet.title}]", table, form)
+
+
+def _shown(value: Any, number_format: str | None) -> Any:
+    """A number in a cell formatted as a percentage is read as what the sheet shows: 0.35 shown as 35% is "35%"."""
+    if number_format and "%" in number_format and isinstance(value, int | float) and not isinstance(value, bool):
+        return f"{Decimal(str(value)) * 100:f}%"
+    return value
 
 
 def _read_yaml(source: str, text: str) -> RawLedger:
