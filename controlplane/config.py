@@ -81,6 +81,19 @@ class UsageSettings(_Section):
         "Suining 14, Bozhou 27, 40)",
     )
     daily_days: int = Field(default=1100, ge=1, le=10_000, description="days daily rollups (UTC+8 days) are kept")
+    compare_margin_points: float = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="percentage points a vendor-reported figure may differ from the measured one before "
+        "`usage compare` flags it",
+    )
+    compare_min_coverage: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="share of the month's days that must have samples for `usage compare` to trust a measured figure",
+    )
 
     @field_validator("hourly_days")
     @classmethod

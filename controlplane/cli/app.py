@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import audit_cmds, ledger_cmds, reconcile_cmds, usage_cmds
+from controlplane.cli import audit_cmds, ledger_cmds, reconcile_cmds, usage_cmds, usage_reported_cmds
 from controlplane.cli.context import CliState, guarded, print_msg, state
 from controlplane.i18n import Lang
 from controlplane.ledger.store import sync_clouds
@@ -25,6 +25,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_cmds.app, name="ledger")
 app.add_typer(audit_cmds.app, name="audit")
 app.add_typer(usage_cmds.app, name="usage")
+usage_cmds.app.command("import-reported")(usage_reported_cmds.import_reported)
+usage_cmds.app.command("compare")(usage_reported_cmds.compare)
 app.command("reconcile")(reconcile_cmds.reconcile)
 app.command("drift")(reconcile_cmds.drift)
 
