@@ -16,10 +16,20 @@ fi
 stamp=.venv/.yunguan-installed
 want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    # libvirt-python builds from source against the system libvirt: it needs libvirt-dev, pkg-config and gcc
+    if ! { command -v pkg-config >/dev/null && pkg-config --exists libvirt && command -v gcc >/dev/null; }; then
+        echo "setup: installing libvirt-dev, pkg-config and gcc (to build libvirt-python)" >&2
+        if [ "$(id -u)" != 0 ]; then
+            echo "setup: run as root, or: apt-get install -y libvirt-dev pkg-config gcc" >&2
+            exit 1
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libvirt-dev pkg-config gcc >/dev/null
+    fi
     echo "setup: installing Python dependencies into .venv" >&2
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
-    .venv/bin/python -c 'import controlplane, sqlalchemy, alembic, typer, psycopg, openpyxl, cryptography' \
+    .venv/bin/python -c 'import controlplane, sqlalchemy, alembic, typer, psycopg, openpyxl, cryptography, libvirt' \
         || { echo "setup: the Python install failed" >&2; exit 1; }
     echo "$want" > "$stamp"
 fi
