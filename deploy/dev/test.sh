@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: lint, types, layer contracts, then unit and integration tests against the
-# real services this script makes sure are running: PostgreSQL, the local OpenStack and the local Kubernetes control
-# plane (each installed once, cached outside the repo; started here when it is not running, and stopped again at the
-# end if this script started it).
+# real services this script makes sure are running: PostgreSQL, the local OpenStack, the local Kubernetes control
+# plane and a local libvirtd (each installed once, cached outside the repo; started here when it is not running, and
+# stopped again at the end if this script started it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 deploy/dev/setup.sh
@@ -31,6 +31,15 @@ if ! deploy/dev/kubernetes.sh status >/dev/null 2>&1; then
     started+=(kubernetes)
     deploy/dev/kubernetes.sh start
 fi
+# libvirt: install always (a no-op once done, and it builds the test guest's image so no test waits for that);
+# tests start and stop the guest themselves (deploy/dev/libvirt.sh guest-start / guest-stop)
+deploy/dev/libvirt.sh install
+if ! deploy/dev/libvirt.sh status >/dev/null 2>&1; then
+    echo "== starting the local libvirtd" >&2
+    started+=(libvirt)
+    deploy/dev/libvirt.sh start >/dev/null
+fi
+export YUNGUAN_LIBVIRT_STATE=${YUNGUAN_LIBVIRT_STATE:-/var/tmp/yunguan-libvirt}
 export OS_CLIENT_CONFIG_FILE=${YUNGUAN_OS_STATE:-/var/tmp/yunguan-openstack}/clouds.yaml
 
 echo "== pytest" >&2
