@@ -346,6 +346,14 @@ cmd_start() {
     sleep 0.3
   done
   answers_remote || { tail -n 30 "$LOGS/libvirtd.log" >&2; die "libvirtd answers locally but not over TCP/TLS"; }
+  # our guests left defined by a libvirtd that died before guest-stop could undefine them
+  local d name
+  for d in "$GUESTS"/*/; do
+    name="$(basename "$d")"
+    if [[ -d "$d" ]] && vsh dominfo "$name" >/dev/null 2>&1 && [[ "$(vsh domstate "$name" 2>/dev/null)" != running ]]; then
+      if vsh undefine "$name" >/dev/null 2>&1; then log "undefined leftover guest $name"; fi
+    fi
+  done
   "$PYTHON" "$LVDIR/make_nodes.py" --hosts 2 --domains 10 --unknown 2 --seed 1 --out "$NODES" 2>/dev/null
   timeout 10 virsh -c "$(tls_uri test "$NODES/host-01.xml")" list --all >/dev/null ||
     die "test driver over TLS failed"
@@ -499,6 +507,9 @@ guest_stop() { # NAME
   local tap="$G_TAP"
   if [[ -f "$G_DIR/tap" ]]; then tap="$(cat "$G_DIR/tap")"; fi
   if answers_local; then
+    if ! vsh dominfo "$G_NAME" >/dev/null 2>&1 && [[ ! -f "$G_DIR/uuid" ]]; then
+      log "guest $G_NAME: not defined, nothing to stop"; return 0
+    fi
     vsh destroy "$G_NAME" >/dev/null 2>&1 || true
     vsh undefine "$G_NAME" >/dev/null 2>&1 || true
   else # libvirtd is gone but QEMU may still run: stop it by its pid file, if the command line is our guest's
