@@ -11,8 +11,9 @@ capacity over the same window (CPU % by ``vcpus``, memory % by ``memory_total_by
 bytes) add up across scopes. A system's servers are the scopes of kind ``server`` whose group (their Nova project id)
 is one of the system's project footprint refs on that cloud; its Kubernetes scopes are its namespaces.
 
-Windows are [start, end) in UTC; a window of whole days in UTC+8 is answered from the daily rollups (kept longest),
-any other from the hourly ones. Figures are unit-free floats in the metric's own unit (percent 0-100, bytes, cores).
+Windows are [start, end) in UTC; a window of whole days in UTC+8 that ends by the last complete day rolled up is
+answered from the daily rollups (kept longest), any other from the hourly ones: the figures are the same. Figures
+are unit-free floats in the metric's own unit (percent 0-100, bytes, cores).
 """
 
 from __future__ import annotations
@@ -127,9 +128,9 @@ class Summary:
     estimated: int  # of those, estimates
     missing: int  # tries that measured nothing
     scopes: int  # scopes with any rollup in the window
-    periods: int  # hours (or days) with any rollup in the window
+    periods: int  # hours with any rollup in the window; for a window of whole UTC+8 days, days with any
     unweighted: int  # scopes left out of a weighted mean: no capacity figure in the window
-    resolution: str  # "hour" or "day": which rollups answered
+    resolution: str  # "hour" or "day": which rollups answered (the figures are the same)
 
     @property
     def measured(self) -> int:
@@ -153,8 +154,13 @@ class PeakHours:
     last: dt.datetime | None
 
 
-def _table(window: Window) -> tuple[Table, str]:
-    return (usage_daily, "day") if window.whole_days else (usage_hourly, "hour")
+def _table(conn: Connection, window: Window) -> tuple[Table, str]:
+    """The daily rollups for whole days they hold (complete days only), else the hourly ones."""
+    if window.whole_days:
+        newest = conn.execute(select(func.max(usage_daily.c.period))).scalar()
+        if newest is not None and window.end <= parse_time(newest) + dt.timedelta(days=1):
+            return usage_daily, "day"
+    return usage_hourly, "hour"
 
 
 def _in(table: Table, window: Window) -> ColumnElement[bool]:
@@ -174,7 +180,7 @@ def summary(conn: Connection, selection: Selection, metric: str, window: Window)
     """Mean, max and min of ``metric`` over ``window``: for one scope the mean of its samples; for several, percent
     metrics weighted by each scope's capacity (``WEIGHTS``), absolute metrics added up (the mean is the sum of the
     scopes' means, max and min the highest and lowest total of one period's means)."""
-    t, resolution = _table(window)
+    t, resolution = _table(conn, window)
     chosen = and_(selection.where(t), _in(t, window))
     per_scope = (
         select(
@@ -205,7 +211,6 @@ def summary(conn: Connection, selection: Selection, metric: str, window: Window)
         left_out = func.sum(case((and_(m.mean.is_not(None), ~weighed), 1), else_=0))
     else:
         combined, left_out = func.sum(m.mean), func.sum(0)
-    periods = select(func.count(distinct(t.c.period))).where(chosen, t.c.metric == metric).scalar_subquery()
     row = conn.execute(
         select(
             func.count(m.scope_id).label("scopes"),
@@ -217,7 +222,6 @@ def summary(conn: Connection, selection: Selection, metric: str, window: Window)
             func.sum(m.n).label("n"),
             func.sum(m.est).label("est"),
             func.sum(m.miss).label("miss"),
-            periods.label("periods"),
         ).select_from(per_scope.outerjoin(weights, m.scope_id == w.scope_id))
     ).one()
     scopes = int(row.scopes)
@@ -233,10 +237,19 @@ def summary(conn: Connection, selection: Selection, metric: str, window: Window)
         estimated=int(row.est or 0),
         missing=int(row.miss or 0),
         scopes=scopes,
-        periods=int(row.periods or 0),
+        periods=_periods(conn, t, and_(chosen, t.c.metric == metric), window),
         unweighted=0 if scopes == 1 else int(row.left_out or 0),
         resolution=resolution,
     )
+
+
+def _periods(conn: Connection, t: Table, chosen: ColumnElement[bool], window: Window) -> int:
+    """Distinct periods with rollups; for whole days from the hourly rollups, the UTC+8 days their hours fall in
+    (counted over the distinct hour keys, at most 24 a day)."""
+    if t is usage_daily or not window.whole_days:
+        return int(conn.execute(select(func.count(distinct(t.c.period))).where(chosen)).scalar() or 0)
+    keys = conn.execute(select(t.c.period).distinct().where(chosen)).scalars()
+    return len({parse_time(k).astimezone(CST).date() for k in keys})
 
 
 def _period_totals(
@@ -265,7 +278,7 @@ def week_summary(conn: Connection, selection: Selection, metric: str, day: dt.da
 def peak(conn: Connection, selection: Selection, metric: str, window: Window) -> Peak:
     """The highest sample of ``metric`` in the window, with its scope and the hour it fell in (the UTC+8 day when
     the window is older than the hourly rollups are kept)."""
-    for t, resolution in ((usage_hourly, "hour"), _table(window)):
+    for t, resolution in ((usage_hourly, "hour"), _table(conn, window)):
         row = conn.execute(
             select(t.c.max, t.c.scope_id, t.c.period)
             .where(selection.where(t), _in(t, window), t.c.metric == metric, t.c.max.is_not(None))
@@ -304,7 +317,7 @@ def hours_above(conn: Connection, selection: Selection, metric: str, window: Win
 
 def metrics(conn: Connection, selections: Sequence[Selection], window: Window) -> list[str]:
     """The metrics that have rollups for these scopes in the window, sorted."""
-    t, _ = _table(window)
+    t, _ = _table(conn, window)
     found: set[str] = set()
     for selection in selections:
         rows = conn.execute(select(t.c.metric).distinct().where(selection.where(t), _in(t, window)))

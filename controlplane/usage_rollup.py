@@ -5,7 +5,9 @@ per scope, metric and hour (UTC), the mean, max and min of the samples with a va
 how many of them were above 80% (percent metrics only: Bozhou 26 counts memory peaks above 80% within an hour;
 "above" is strict, 80.0 is not above), how many were missing and how many were estimates. Daily rollups are built
 from the hourly ones (the mean weighted by ``n``) per calendar day in China Standard Time, since months and deadlines
-are counted there; a day's period is the UTC instant of its midnight in UTC+8.
+are counted there; a day's period is the UTC instant of its midnight in UTC+8. A day is rolled up once it is over
+(and again when late samples change one of its hours), so the daily table holds complete days only; the day still
+running is answered from the hourly rollups.
 
 Every rollup is one ``INSERT ... SELECT ... GROUP BY`` per run of consecutive hours (or per day) after deleting
 what was there, so running it twice changes nothing. Which hours to (re)compute comes from a watermark, the
@@ -67,7 +69,7 @@ GROUP BY cloud, scope_kind, scope_id, metric
 class RollupResult:
     hours: int  # hours (re)computed
     hourly_rows: int
-    days: int  # UTC+8 days (re)computed, the current partial one included
+    days: int  # complete UTC+8 days (re)computed
     daily_rows: int
 
 
@@ -102,13 +104,16 @@ def runs(starts: Iterable[dt.datetime], step: dt.timedelta) -> list[tuple[dt.dat
 
 def roll_up(conn: Connection, until: dt.datetime, not_before: dt.datetime | None = None) -> RollupResult:
     """Compute the hourly rollups of every complete hour (ending at or before ``until``) that has samples not yet
-    accounted for, then the daily rollups of the UTC+8 days those hours fall in. Idempotent; runs in the caller's
-    transaction. Hours starting before ``not_before`` are left as they are (their raw samples are gone: pass
-    ``now - raw_days`` so a straggler cannot replace a full hour's rollup by a partial one)."""
+    accounted for, then the daily rollups of the complete UTC+8 days those hours fall in and of the complete days
+    not rolled up yet. Idempotent; runs in the caller's transaction. Hours starting before ``not_before`` are left
+    as they are (their raw samples are gone: pass ``now - raw_days`` so a straggler cannot replace a full hour's
+    rollup by a partial one)."""
     if conn.dialect.name == "postgresql":
         # wait for sample writers that took their ids before us, and keep a second rollup out (SQLite's
         # BEGIN IMMEDIATE already does both)
         conn.execute(text("LOCK TABLE usage_samples IN SHARE ROW EXCLUSIVE MODE"))
+        # an hour of 10,000 servers is ~130,000 groups: aggregate them in memory rather than sort on disk (3x faster)
+        conn.execute(text("SET LOCAL work_mem = '256MB'"))
     cutoff = hour_start(until)
     floor = hour_start(not_before + HOUR - dt.timedelta(microseconds=1)) if not_before else None
     mark = conn.execute(select(usage_rollup_state.c.last_sample_id).where(usage_rollup_state.c.name == STATE))
@@ -120,10 +125,23 @@ def roll_up(conn: Connection, until: dt.datetime, not_before: dt.datetime | None
         complete.append(usage_samples.c.time >= format_time(floor))
     hours = [parse_time(f"{h}:00:00.000000Z") for (h,) in conn.execute(select(hour_of).distinct().where(*complete))]
     hourly_rows = _recompute(conn, usage_hourly, _HOURLY, runs(hours, HOUR))
-    days = {cst_day_start(h) for h in hours}
-    daily_rows = sum(_recompute(conn, usage_daily, _DAILY, [(d, d + DAY)]) for d in sorted(days))
+    days = _days_to_roll(conn, hours, cst_day_start(cutoff))
+    daily_rows = sum(_recompute(conn, usage_daily, _DAILY, [(d, d + DAY)]) for d in days)
     _advance(conn, watermark, cutoff, until)
     return RollupResult(len(hours), hourly_rows, len(days), daily_rows)
+
+
+def _days_to_roll(conn: Connection, hours: Iterable[dt.datetime], running: dt.datetime) -> list[dt.datetime]:
+    """Complete days (before the one starting at ``running``) with a recomputed hour, and every complete day with
+    hourly rollups after the newest daily one (found from the distinct hour keys, not from rows)."""
+    days = {cst_day_start(h) for h in hours}
+    newest = conn.execute(select(func.max(usage_daily.c.period))).scalar()
+    later = [usage_hourly.c.period < format_time(running)]
+    if newest is not None:
+        later.append(usage_hourly.c.period >= format_time(parse_time(newest) + DAY))
+    keys = conn.execute(select(usage_hourly.c.period).distinct().where(*later)).scalars()
+    days.update(cst_day_start(parse_time(k)) for k in keys)
+    return sorted(d for d in days if d < running)
 
 
 def _recompute(

@@ -141,10 +141,11 @@ def test_latest_use_of_a_system_on_openstack_against_its_approval(cli) -> None: 
 
 def test_days_from_the_rollups_survive_the_raw_samples(cli, clock: FixedClock) -> None:  # type: ignore[no-untyped-def]
     """`usage rollup` rolls up the complete hours; `usage show --from --to` then gives each metric's mean, max,
-    samples, estimates and missing tries over the days; 15 days later the raw samples are gone and the figures stay."""
+    samples, estimates and missing tries over the days (from the hours while the day runs, from the day once it is
+    over); 15 days later the raw samples are gone and the figures stay."""
     rolled = cli("usage", "rollup")
     assert rolled.exit_code == 0, rolled.stderr
-    assert "rolled up: hours 2 (20 rows), days (UTC+8) 1 (10 rows)" in rolled.stderr
+    assert "rolled up: hours 2 (20 rows), days (UTC+8) 0 (0 rows)" in rolled.stderr  # 20 November is not over
     days = ("--from", "2026-11-20", "--to", "2026-11-21")
     rows = as_json(cli("usage", "show", "OS-USE", *days, "-o", "json"))
     cpu = rows["cpu_percent"]
@@ -160,8 +161,9 @@ def test_days_from_the_rollups_survive_the_raw_samples(cli, clock: FixedClock) -
     assert (rows["disk_percent"]["samples"], rows["disk_percent"]["estimated"]) == (4, 4)
     clock.advance(dt.timedelta(days=15))
     later = cli("usage", "rollup")
+    assert "days (UTC+8) 1 (10 rows)" in later.stderr
     assert "removed past their retention: 37 samples, 0 hourly rows, 0 daily rows" in later.stderr
-    assert as_json(cli("usage", "show", "OS-USE", *days, "-o", "json")) == rows
+    assert as_json(cli("usage", "show", "OS-USE", *days, "-o", "json")) == rows  # now from the daily rollups
     single = cli("usage", "show", "a", "--from", "2026-11-20", "--to", "2026-11-21", "-o", "csv")
     table = list(csv.DictReader(io.StringIO(single.stdout)))
     assert {r["metric"]: (r["mean"], r["samples"], r["scopes"]) for r in table}["cpu_percent"] == ("10.0", "4", "1")

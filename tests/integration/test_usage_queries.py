@@ -155,15 +155,3 @@ def test_quality_counts_say_how_much_was_measured(engine: Engine) -> None:
         empty = summary(conn, SYSTEM, "disk_percent", Window.days(dt.date(2026, 11, 1), dt.date(2026, 11, 2)))
     assert (result.mean, result.samples, result.measured, result.estimated, result.missing) == (50.0, 2, 1, 1, 2)
     assert (empty.mean, empty.samples, empty.scopes) == (None, 0, 0)
-
-
-def test_window_edges() -> None:
-    """Windows are whole UTC+8 days or months; an empty or naive window is refused."""
-    assert Window.month(2026, 12) == Window(at("2026-11-30T16:00:00"), at("2026-12-31T16:00:00"))
-    assert Window.week(dt.date(2026, 11, 22)).start == at("2026-11-15T16:00:00")
-    assert Window.days(dt.date(2026, 11, 1), dt.date(2026, 11, 2)).whole_days
-    assert not Window(at("2026-11-01T00:00:00"), at("2026-11-02T00:00:00")).whole_days
-    with pytest.raises(ValueError, match="end after"):
-        Window.days(dt.date(2026, 11, 2), dt.date(2026, 11, 2))
-    with pytest.raises(ValueError, match="aware"):
-        Window(dt.datetime(2026, 11, 1), dt.datetime(2026, 11, 2))  # noqa: DTZ001 - the point of the test

@@ -96,7 +96,8 @@ def test_second_rollup_changes_nothing_and_late_samples_recompute_their_hour(eng
 
 def test_daily_rollup_is_the_china_standard_time_day_weighted_by_samples(engine: Engine) -> None:
     """23:00 and 23:30 on 31 October in Beijing (15:xxZ) fall in 31 October; 01:00 on 1 November (17:00Z) in November:
-    the day's period is its midnight in UTC+8 and its mean weights each hour by its samples."""
+    the day's period is its midnight in UTC+8, its mean weights each hour by its samples, and a day is rolled up once
+    it is over."""
     write(
         engine,
         sample("s1", "cpu_percent", "2026-10-31T14:00:00", 10),
@@ -105,8 +106,11 @@ def test_daily_rollup_is_the_china_standard_time_day_weighted_by_samples(engine:
         sample("s1", "cpu_percent", "2026-10-31T17:00:00", 90, estimated=True),
         sample("s1", "cpu_percent", "2026-10-31T17:05:00", None),
     )
-    done = rollup(engine, "2026-11-01T00:00:00")
-    assert (done.hours, done.days) == (3, 2)
+    running = rollup(engine, "2026-11-01T00:00:00")  # 08:00 on 1 November in Beijing: that day is not over
+    assert (running.hours, running.days) == (3, 1)
+    assert {k[2] for k in rows(engine, usage_daily)} == {"2026-10-30T16:00:00.000000Z"}
+    done = rollup(engine, "2026-11-01T16:00:00")  # midnight: 1 November is over and rolled up, with no new sample
+    assert (done.hours, done.days) == (0, 1)
     daily = rows(engine, usage_daily)
     october = daily[("s1", "cpu_percent", "2026-10-30T16:00:00.000000Z")]
     november = daily[("s1", "cpu_percent", "2026-10-31T16:00:00.000000Z")]
