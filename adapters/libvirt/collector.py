@@ -15,10 +15,11 @@ Metadata never changes for a domain, so it is read once per domain and cached.
 from __future__ import annotations
 
 import datetime as dt
+import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -115,12 +116,15 @@ class LibvirtCollector:
             )
             for h in hosts
         }
-        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="sweep")
+        # hosts are read on daemon threads, at most ``workers`` at once: a host that hangs for good keeps its thread
+        # but neither its slot (given back at its timeout) nor the process (daemon threads do not block exit)
+        self._slots = threading.Semaphore(settings.workers)
         self._agents = ThreadPoolExecutor(max_workers=settings.agent_workers, thread_name_prefix="guest-agent")
         self._owners: dict[tuple[str, str], Owner] = {}
         self._previous: dict[str, DomainReading] = {}
-        self._busy: dict[str, Future[_HostRead]] = {}
+        self._busy: set[str] = set()
         self._started: dict[str, float] = {}
+        self._released: set[str] = set()
         self._lock = threading.Lock()
         self._agent_timeout_set: set[tuple[str, str]] = set()
 
@@ -184,38 +188,44 @@ class LibvirtCollector:
         started_at = self.clock.now()
         results: dict[str, HostResult] = {}
         reads: list[_HostRead] = []
-        running: dict[Future[_HostRead], str] = {}
         timeout = self.settings.host_timeout_s
+        answers: queue.Queue[tuple[str, _HostRead | LibvirtAdapterError]] = queue.Queue()
 
         def finish(name: str, result: HostResult) -> None:
             results[name] = result
             if progress is not None:
                 progress(name, result.ok)
 
+        running: set[str] = set()
         for name in self.links:
-            earlier = self._busy.get(name)
-            if earlier is not None and not earlier.done():
+            if name in self._busy:
                 finish(name, HostResult(name, ok=False, error=f"hypervisor {name}: still busy from an earlier sweep"))
                 continue
-            future = self._pool.submit(self._timed, name, ask_agents)
-            self._busy[name] = future
-            running[future] = name
+            self._busy.add(name)
+            running.add(name)
+            threading.Thread(
+                target=self._work, args=(name, ask_agents, answers), name=f"sweep-{name}", daemon=True
+            ).start()
         while running:
-            done, _ = wait(running, timeout=0.05, return_when=FIRST_COMPLETED)
-            for future in done:
-                name = running.pop(future)
-                try:
-                    read = future.result()
-                except LibvirtAdapterError as exc:
-                    finish(name, HostResult(name, ok=False, error=str(exc)))
-                    continue
-                reads.append(read)
-                finish(name, HostResult(name, ok=True, domains=len(read.readings), duration_s=round(read.seconds, 3)))
+            try:
+                name, answer = answers.get(timeout=0.05)
+            except queue.Empty:
+                pass
+            else:
+                if name in running:
+                    running.discard(name)
+                    if isinstance(answer, LibvirtAdapterError):
+                        finish(name, HostResult(name, ok=False, error=str(answer)))
+                    else:
+                        reads.append(answer)
+                        seconds = round(answer.seconds, 3)
+                        finish(name, HostResult(name, ok=True, domains=len(answer.readings), duration_s=seconds))
             now = self._monotonic()
-            for future, name in list(running.items()):
-                began = self._started.get(name)  # a host's clock starts when a worker takes it, not in the queue
+            for name in list(running):
+                began = self._started.get(name)  # a host's clock starts when it gets a slot, not while it waits
                 if began is not None and now - began > timeout:
-                    running.pop(future)
+                    running.discard(name)
+                    self._give_back(name)
                     error = HostTimeoutError(f"hypervisor {name}: no answer within {timeout:g} s")
                     finish(name, HostResult(name, ok=False, duration_s=round(now - began, 3), error=str(error)))
         out: list[UsageSample] = []
@@ -246,17 +256,33 @@ class LibvirtCollector:
             unknown_domains=tuple(unknown),
         )
 
-    def _timed(self, name: str, ask_agents: bool) -> _HostRead:
+    def _give_back(self, name: str) -> None:
+        """Return a host's worker slot once: at its timeout (by the sweep) or when its thread ends, whichever first."""
+        with self._lock:
+            if name in self._released:
+                return
+            self._released.add(name)
+        self._slots.release()
+
+    def _work(
+        self, name: str, ask_agents: bool, answers: queue.Queue[tuple[str, _HostRead | LibvirtAdapterError]]
+    ) -> None:
+        self._slots.acquire()
+        with self._lock:
+            self._released.discard(name)
         self._started[name] = self._monotonic()
         try:
-            return self._read_host(name, ask_agents)
+            answers.put((name, self._read_host(name, ask_agents)))
+        except LibvirtAdapterError as exc:
+            answers.put((name, exc))
         except (ValueError, ET.ParseError) as exc:  # an answer we do not understand fails the host, not the sweep
-            raise HostCallError(f"hypervisor {name}: unreadable answer: {str(exc)[:200]}") from exc
+            answers.put((name, HostCallError(f"hypervisor {name}: unreadable answer: {str(exc)[:200]}")))
         finally:
             self._started.pop(name, None)
+            self._give_back(name)
+            self._busy.discard(name)
 
     def close(self) -> None:
         for link in self.links.values():
             link.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
         self._agents.shutdown(wait=False, cancel_futures=True)

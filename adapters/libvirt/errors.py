@@ -11,7 +11,7 @@ their query string (it may name key files) and without a password.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 MAX_MESSAGE = 300
 
@@ -40,7 +40,7 @@ def shown_uri(uri: str) -> str:
         netloc = f"{netloc}:{parts.port}"
     if parts.username:
         netloc = f"{parts.username}@{netloc}"
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 def describe(exc: BaseException) -> str:

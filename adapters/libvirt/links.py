@@ -111,18 +111,21 @@ class HostLink:
                     f"hypervisor {self.name} ({shown_uri(self.uri)}): down, next try in "
                     f"{self._retry_at - now:.0f} s ({self.last_error})"
                 )
-            try:
-                self._conn = self._open()
-            except libvirt.libvirtError as exc:
+        # opened without the lock held: a host that hangs in the handshake must not block close()
+        try:
+            conn = self._open()
+        except libvirt.libvirtError as exc:
+            with self._lock:
                 self._delay = min(self._backoff_max, max(self._backoff_first, self._delay * 2))
                 self._retry_at = now + self._delay
                 self.last_error = describe(exc)
-                raise HostUnreachableError(
-                    f"hypervisor {self.name} ({shown_uri(self.uri)}): cannot connect: {self.last_error}"
-                ) from exc
-            self._delay = 0.0
+            raise HostUnreachableError(
+                f"hypervisor {self.name} ({shown_uri(self.uri)}): cannot connect: {describe(exc)}"
+            ) from exc
+        with self._lock:
+            self._conn, self._delay = conn, 0.0
             self.opens += 1
-            return self._conn
+        return conn
 
     def broken(self, why: str) -> None:
         """Forget the connection; the next ``get()`` reopens it (at once: a broken link is not a dead host)."""

@@ -3,8 +3,10 @@ does it before pytest). A test that needs it fails, with the command to run, whe
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,44 @@ def kubeconfig() -> Path:
         hint = f"start it with `{K8S_SCRIPT} start`"
         pytest.fail(f"the local kube-apiserver is not running: {hint} ({status.stderr[-300:]})")
     return path
+
+
+# -- the local real libvirtd (deploy/dev/libvirt.sh): test driver over TCP and TLS, and a tiny real guest --------------
+
+LIBVIRT_SCRIPT = REPO / "deploy" / "dev" / "libvirt.sh"
+LIBVIRT_STATE = Path(os.environ.get("YUNGUAN_LIBVIRT_STATE", "/var/tmp/yunguan-libvirt"))  # noqa: S108 - dev state
+
+
+@pytest.fixture(scope="session")
+def libvirtd() -> Path:
+    """The running local libvirtd (TCP 127.0.0.1:16509 without auth, TLS 16514); returns its PKI dir for pkipath."""
+    status = subprocess.run([str(LIBVIRT_SCRIPT), "status"], capture_output=True, text=True, check=False, timeout=60)
+    if status.returncode != 0:
+        pytest.fail(
+            f"the local libvirtd is not running: start it with `{LIBVIRT_SCRIPT} start` ({status.stderr[-300:]})"
+        )
+    return LIBVIRT_STATE / "pki"
+
+
+@pytest.fixture
+def node_files(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write test-driver node files (deploy/dev/libvirt/make_nodes.py) and return their manifest."""
+
+    def make(hosts: int, domains: int, unknown: int = 1, shutoff: int = 0) -> dict:  # type: ignore[type-arg]
+        out = tmp_path / f"nodes-{hosts}x{domains}"
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "deploy" / "dev" / "libvirt" / "make_nodes.py"),
+                f"--hosts={hosts}",
+                f"--domains={domains}",
+                f"--unknown={unknown}",
+                f"--shutoff={shutoff}",
+                f"--out={out}",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        return json.loads((out / "manifest.json").read_text())  # type: ignore[no-any-return]
+
+    return make
