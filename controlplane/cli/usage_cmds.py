@@ -15,7 +15,7 @@ from controlplane.clock import CST, today_cst
 from controlplane.ledger.store import approved_at
 from controlplane.reconcile.sources import open_source
 from controlplane.usage import UsageSource, write_samples
-from controlplane.usage_rollup import apply_retention, roll_up
+from controlplane.usage_rollup import retention_steps, roll_up
 
 app = typer.Typer(help="Measured use (用量).", no_args_is_help=True)
 EXIT_PARTIAL = 6
@@ -131,7 +131,7 @@ def rollup(ctx: typer.Context) -> None:
     keep = rt.settings.usage
     with rt.engine.begin() as conn:
         done = roll_up(conn, now, not_before=now - dt.timedelta(days=keep.raw_days))
-        removed = apply_retention(conn, now, keep)
+    removed = retention_steps(rt.engine.begin, now, keep)  # short transactions: sweeps keep writing meanwhile
     print_msg(st, "usage_rolled", hours=done.hours, hourly=done.hourly_rows, days=done.days, daily=done.daily_rows)
     print_msg(
         st,

@@ -15,7 +15,7 @@ from controlplane.config import UsageSettings
 from controlplane.store import migrate
 from controlplane.store.engine import make_engine
 from controlplane.store.tables import usage_daily, usage_hourly, usage_samples
-from controlplane.usage_rollup import apply_retention, roll_up
+from controlplane.usage_rollup import apply_retention, retention_steps, roll_up
 
 
 @pytest.fixture
@@ -155,3 +155,18 @@ def test_retention_cuts_each_tier_at_its_own_age(engine: Engine) -> None:
         later = apply_retention(conn, now + dt.timedelta(days=700), UsageSettings())
     assert (later.hourly, later.daily) == (3, 1)  # 700 days on, the days are still there but the 1100th
     assert {k[0] for k in rows(engine, usage_daily)} == {"old", "edge", "year"}
+
+
+def test_retention_in_short_steps_removes_the_same(engine: Engine) -> None:
+    """In steps of at most 10 minutes of samples, oldest first, each its own transaction, retention ends where one
+    transaction would have: everything before the cut gone, the rest kept."""
+    now = at("2026-11-20T02:00:00")
+    old = [sample("s1", "cpu_percent", f"2026-11-05T0{h}:{m:02d}:00", 10) for h in (0, 1) for m in range(0, 60, 5)]
+    write(engine, *old, sample("s1", "cpu_percent", "2026-11-06T02:00:00", 20))
+    with engine.begin() as conn:
+        first = apply_retention(conn, now, UsageSettings(), max_span=dt.timedelta(minutes=10))
+    assert (first.samples, first.complete) == (2, False)  # 00:00 and 00:05
+    rest = retention_steps(engine.begin, now, UsageSettings())
+    assert rest.samples == 22
+    with engine.connect() as conn:
+        assert [r.time for r in conn.execute(select(usage_samples.c.time))] == ["2026-11-06T02:00:00.000000Z"]
