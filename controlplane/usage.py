@@ -6,8 +6,9 @@ Metrics and units: ``cpu_cores`` (cores in use), ``memory_bytes`` (working set),
 ``storage_capacity_bytes`` (filesystem of a volume or claim, as the node sees it).
 
 From the hypervisors (scope ``server``, id = the domain UUID = the Nova server id): ``cpu_percent`` (of the allocated
-vCPUs, 0-100), ``cpu_cores``, ``vcpus`` (allocated), ``memory_percent``, ``memory_bytes`` (used),
-``memory_total_bytes``, ``disk_percent``, ``disk_used_bytes``, ``disk_total_bytes``, ``disk_read_bytes_per_s``,
+vCPUs, 0-100), ``cpu_wait_percent`` (vCPUs ready but waiting for a host CPU), ``cpu_cores``, ``vcpus`` (allocated),
+``memory_percent``, ``memory_bytes`` (used), ``memory_total_bytes``, ``disk_percent``, ``disk_used_bytes``,
+``disk_total_bytes``, ``disk_read_bytes_per_s``,
 ``disk_write_bytes_per_s``, ``net_rx_bytes_per_s``, ``net_tx_bytes_per_s``. Every sample says how good it is
 (``quality``): ``measured``, ``estimated`` (a host-side figure standing in for the guest's, e.g. allocated image bytes
 for disk use), or ``missing`` (tried and could not measure: ``value`` is None), so a rule never takes an estimate for
@@ -28,11 +29,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import Field
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, delete, func, insert, select
 
 from controlplane.audit.chain import format_time, parse_time
 from controlplane.domain import Frozen
-from controlplane.store.tables import usage_samples, usage_sweeps
+from controlplane.store.tables import usage_groups, usage_samples, usage_sweeps
 
 if TYPE_CHECKING:
     from controlplane.usage_sweep import SweepResult
@@ -92,10 +93,33 @@ def write_samples(conn: Connection, samples: Iterable[UsageSample]) -> int:
     return len(rows)
 
 
+def remember_groups(conn: Connection, cloud: str, groups: Iterable[tuple[str, str]], seen: dt.datetime) -> None:
+    """Keep each group's (project's) latest name, so a footprint that names a project finds its servers' samples."""
+    named = dict(groups)
+    if not named:
+        return
+    ids = sorted(named)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        conn.execute(delete(usage_groups).where(usage_groups.c.cloud == cloud, usage_groups.c.group_id.in_(chunk)))
+        rows = [{"cloud": cloud, "group_id": g, "name": named[g], "seen": format_time(seen)} for g in chunk]
+        conn.execute(insert(usage_groups), rows)
+
+
+def group_ids_named(conn: Connection, cloud: str, refs: Iterable[str]) -> list[str]:
+    """The group ids whose remembered name is one of ``refs`` (project names in a ledger footprint)."""
+    names = sorted(set(refs))
+    if not names:
+        return []
+    query = select(usage_groups.c.group_id).where(usage_groups.c.cloud == cloud, usage_groups.c.name.in_(names))
+    return sorted(conn.execute(query).scalars())
+
+
 def record_sweep(conn: Connection, sweep: SweepResult) -> int:
     """Store one hypervisor sweep in the caller's transaction: its samples (as ``write_samples``) and its own health
     (hosts ok and failed, domains, duration, each host's result and the domains nobody knows). Returns its id."""
     write_samples(conn, sweep.samples)
+    remember_groups(conn, sweep.cloud, sweep.groups, sweep.finished)
     detail: dict[str, Any] = {
         "hosts": [
             {"host": h.host, "ok": h.ok, "domains": h.domains, "duration_s": h.duration_s, "error": h.error}

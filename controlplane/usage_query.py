@@ -30,6 +30,7 @@ from controlplane.clock import CST
 from controlplane.domain import FootprintKind
 from controlplane.ledger.store import footprints
 from controlplane.store.tables import usage_daily, usage_hourly
+from controlplane.usage import group_ids_named
 
 # percent metric -> the capacity its scopes are weighted by when several are summarised together
 WEIGHTS = {"cpu_percent": "vcpus", "memory_percent": "memory_total_bytes", "disk_percent": "disk_total_bytes"}
@@ -102,15 +103,17 @@ class Selection:
 
 def system_selections(conn: Connection, system: str, cloud: str | None = None) -> list[Selection]:
     """What a system (code or name) is made of on each cloud: the servers of its OpenStack projects, its namespaces.
-    Project refs are matched against the servers' project ids as the collectors report them."""
+    Project refs are matched against the servers' project ids as the collectors report them, and against the project
+    names the hypervisors reported with them (``usage_groups``)."""
     refs: dict[tuple[str, FootprintKind], list[str]] = {}
     for item in footprints(conn, system):
         if cloud is None or item.cloud == cloud:
             refs.setdefault((item.cloud, item.kind), []).append(item.ref)
     found: list[Selection] = []
     for (where, kind), ids in sorted(refs.items()):
-        if kind is FootprintKind.PROJECT:
-            found.append(Selection(where, "server", group_ids=tuple(ids)))
+        if kind is FootprintKind.PROJECT:  # a footprint may name its projects: add the ids those names had
+            named = group_ids_named(conn, where, ids)
+            found.append(Selection(where, "server", group_ids=tuple(sorted({*ids, *named}))))
         elif kind is FootprintKind.NAMESPACE:
             found.append(Selection(where, "namespace", scope_ids=tuple(ids)))
     return found

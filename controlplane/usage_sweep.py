@@ -42,6 +42,7 @@ class SweepResult:
     samples: tuple[UsageSample, ...]
     hosts: tuple[HostResult, ...]
     unknown_domains: tuple[UnknownDomain, ...] = field(default=())
+    groups: tuple[tuple[str, str], ...] = field(default=())  # (group id, name) the hosts reported: Nova projects
 
     @property
     def complete(self) -> bool:

@@ -49,9 +49,11 @@ FLAGS = libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE | libvirt.VIR_CONNECT_G
 
 @dataclass(frozen=True)
 class Owner:
-    """Who a domain belongs to: the cloud's group (project) id, or None for a domain the cloud does not know."""
+    """Who a domain belongs to: the cloud's group (project) id, or None for a domain the cloud does not know; and
+    the group's name where the metadata says it."""
 
     group_id: str | None
+    name: str = ""
 
 
 def owner_from_metadata(nova: str | None, ours: str | None) -> Owner:
@@ -61,11 +63,11 @@ def owner_from_metadata(nova: str | None, ours: str | None) -> Owner:
         root = ET.fromstring(nova)  # noqa: S314 - our own hypervisor's metadata, not untrusted input
         for element in root.iter():
             if element.tag.rsplit("}", 1)[-1] == "project" and element.get("uuid"):
-                return Owner(element.get("uuid"))
+                return Owner(element.get("uuid"), (element.text or "").strip())
         return Owner("")  # a Nova instance whose owner we cannot read: still the cloud's
     if ours:
         root = ET.fromstring(ours)  # noqa: S314 - ditto
-        return Owner(root.get("group", ""))
+        return Owner(root.get("group", ""), root.get("name", ""))
     return Owner(None)
 
 
@@ -86,6 +88,7 @@ class _HostRead:
     fs: dict[str, tuple[Filesystems | None, dt.datetime]]
     unknown: list[UnknownDomain]
     seconds: float
+    groups: dict[str, str]
 
 
 class LibvirtCollector:
@@ -127,6 +130,7 @@ class LibvirtCollector:
         self._released: set[str] = set()
         self._lock = threading.Lock()
         self._agent_timeout_set: set[tuple[str, str]] = set()
+        self._no_agent: set[tuple[str, str]] = set()
 
     # -- one host ---------------------------------------------------------------------------------------------------
 
@@ -142,12 +146,16 @@ class LibvirtCollector:
 
     def _filesystems(self, host: str, dom: Any) -> tuple[Filesystems | None, dt.datetime]:
         key = (host, dom.UUIDString())
+        if key in self._no_agent:
+            return None, self.clock.now()
         try:
             if key not in self._agent_timeout_set:
                 dom.agentSetResponseTimeout(self.settings.agent_timeout_s, 0)
                 self._agent_timeout_set.add(key)
             info = dom.guestInfo(libvirt.VIR_DOMAIN_GUEST_INFO_FILESYSTEM, 0)
-        except libvirt.libvirtError:
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+                self._no_agent.add(key)  # the driver has no guest agent at all: do not ask again
             # no agent, agent unresponsive (86), domain paused (55): no measurement this time
             return None, self.clock.now()
         return filesystems(info or {}), self.clock.now()
@@ -163,12 +171,15 @@ class LibvirtCollector:
             when = t0 + (t1 - t0) / 2  # a sample is timed at the middle of the call
             readings: list[DomainReading] = []
             unknown: list[UnknownDomain] = []
+            groups: dict[str, str] = {}
             doms: list[Any] = []
             for dom, stats in records:
                 uuid = dom.UUIDString()
                 owner = self._owner(name, dom)
                 if owner.group_id is None:
                     unknown.append(UnknownDomain(host=name, uuid=uuid, name=dom.name()))
+                elif owner.group_id and owner.name:
+                    groups[owner.group_id] = owner.name
                 readings.append(
                     DomainReading(name, uuid, dom.name(), dom.ID(), when, stats, group_id=owner.group_id or "")
                 )
@@ -180,7 +191,7 @@ class LibvirtCollector:
         if ask_agents and doms:
             asked = {d.UUIDString(): self._agents.submit(self._filesystems, name, d) for d in doms}
             fs = {uuid: future.result() for uuid, future in asked.items()}
-        return _HostRead(name, readings, fs, unknown, self._monotonic() - started)
+        return _HostRead(name, readings, fs, unknown, self._monotonic() - started, groups)
 
     # -- the sweep ---------------------------------------------------------------------------------------------------
 
@@ -230,9 +241,11 @@ class LibvirtCollector:
                     finish(name, HostResult(name, ok=False, duration_s=round(now - began, 3), error=str(error)))
         out: list[UsageSample] = []
         unknown: list[UnknownDomain] = []
+        groups: dict[str, str] = {}
         limit = dt.timedelta(seconds=self.settings.balloon_max_age_s)
         for read in reads:
             unknown.extend(read.unknown)
+            groups.update(read.groups)
             for reading in read.readings:
                 fs, fs_time = read.fs.get(reading.uuid, (None, reading.time))
                 out.extend(
@@ -254,6 +267,7 @@ class LibvirtCollector:
             samples=tuple(out),
             hosts=tuple(results[name] for name in self.links if name in results),
             unknown_domains=tuple(unknown),
+            groups=tuple(sorted(groups.items())),
         )
 
     def _give_back(self, name: str) -> None:

@@ -4,7 +4,8 @@ Pure functions over plain dicts (the ``getAllDomainStats`` record of one domain)
 real data and never needs a hypervisor:
 
 - CPU % of the allocated vCPUs = Δ``cpu.time`` / (Δt × 1e9 × ``vcpu.current``); a negative delta or another domain
-  id (the domain restarted) drops the pair — no figure rather than a wrong one.
+  id (the domain restarted) drops the pair — no figure rather than a wrong one. CPU wait % = Σ Δ``vcpu.N.delay`` on
+  the same scale: time the vCPUs were ready but got no host CPU (an oversubscribed host; the guest counts it busy).
 - Memory % = (``balloon.available`` − ``balloon.usable``) / ``balloon.available`` (the guest's MemTotal and
   MemAvailable through the virtio balloon); a reading whose ``balloon.last-update`` is older than the allowed age
   is stale (the guest stopped reporting) and gives a ``missing`` sample. Without balloon statistics only
@@ -131,6 +132,19 @@ def cpu(out: _Out, prev: DomainReading | None, cur: DomainReading) -> None:
     cores = Decimal(int(t1) - int(t0)) / (seconds * Decimal(10**9))
     out.add("cpu_cores", cores.quantize(Decimal("0.0001")))
     out.add("cpu_percent", _pct(cores, Decimal(int(vcpus))))
+    delay0, delay1 = _vcpu_delay(prev.stats, int(vcpus)), _vcpu_delay(cur.stats, int(vcpus))
+    if delay0 is not None and delay1 is not None and delay1 >= delay0:
+        waited = Decimal(delay1 - delay0) / (seconds * Decimal(10**9))
+        out.add("cpu_wait_percent", _pct(waited, Decimal(int(vcpus))))
+
+
+def _vcpu_delay(stats: Mapping[str, Any], vcpus: int) -> int | None:
+    """Σ ``vcpu.N.delay``: time the guest's vCPUs were ready to run but waited for a host CPU (the host is
+    oversubscribed; the guest counts that time as its own, the host does not)."""
+    values = [stats.get(f"vcpu.{i}.delay") for i in range(vcpus)]
+    if any(v is None for v in values):
+        return None
+    return sum(int(v) for v in values if v is not None)
 
 
 def memory(out: _Out, cur: DomainReading, max_age: dt.timedelta) -> None:

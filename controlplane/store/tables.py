@@ -253,6 +253,16 @@ usage_rollup_state = Table(
 
 # what vendors report (Suining 14, Bozhou 27): one figure per vendor, month (UTC+8), cloud, system, server ("" for the
 # whole system) and metric, a percentage in hundredths of a point
+usage_groups = Table(
+    "usage_groups",
+    metadata,
+    Column("cloud", String(200), primary_key=True),
+    Column("group_id", String(300), primary_key=True),
+    Column("name", String(300), nullable=False),
+    Column("seen", String(32), nullable=False),
+    Index("ix_usage_groups_name", "cloud", "name"),
+)
+
 vendor_reported_usage = Table(
     "vendor_reported_usage",
     metadata,

@@ -4,21 +4,25 @@ same statfs the guest agent uses), within stated tolerances:
 
 - disk %: 1 point (the agent and the guest read the same statfs);
 - memory %: 5 points (the balloon's figures and the guest's are read up to one 5 s stats period apart);
-- CPU %: 15 points. The host counts the CPU time QEMU really got; the guest's own clock also counts the time its
-  vCPU waited for a host core (TCG on a busy 2-core machine: the recipe measured ~29% vCPU delay), which the guest
-  cannot see as steal. The host figure is the one that bills; the tolerance states how far the guest's view drifts.
+- CPU %: the host counts the CPU time QEMU really got (``cpu_percent``); the guest's own clock also counts the time
+  its vCPU waited for a host core (TCG on a busy 2-core machine: ~29% vCPU delay measured), which it cannot see as
+  steal and which the host reports as ``cpu_wait_percent``. So the guest's busy % lies between use and use + wait,
+  within 5 points either side (the guest's and the host's windows are up to one 5 s period apart).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from adapters.libvirt.collector import LibvirtCollector
+from controlplane.cli.app import app
 from controlplane.clock import SystemClock
 from controlplane.config import HypervisorHost, HypervisorSettings
 from controlplane.usage import Quality, UsageSample
@@ -101,10 +105,54 @@ def test_hypervisor_figures_match_the_guests_own(libvirtd: Path) -> None:
     figures += f" {pct(disk)} / {guest_disk:.1f}"
     assert abs(pct(disk) - guest_disk) <= 1, figures
     assert abs(pct(memory) - guest_memory * 100) <= 5, figures
-    assert abs(pct(cpu) - guest_cpu) <= 15, figures
+    wait = one(second.samples, uuid, "cpu_wait_percent")
+    figures += f"; cpu wait {pct(wait)}"
+    assert pct(cpu) - 5 <= guest_cpu <= pct(cpu) + pct(wait) + 5, figures
     print(figures)
     assert pct(cpu) > 5, figures  # the guest's duty loop is running: not an idle reading
     window = second.started - first.started
     assert dt.timedelta(seconds=5) < window < dt.timedelta(seconds=60)
     writes = one(second.samples, uuid, "disk_write_bytes_per_s")
     assert writes.value is not None and writes.value > 0  # the guest churns its disk every period
+
+
+def test_collect_then_show_a_system_whose_ledger_names_its_project(  # type: ignore[no-untyped-def]
+    libvirtd: Path, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator's path: the ledger names the system's OpenStack project by name (as forms do), `usage collect`
+    sweeps the real guest's hypervisor, and `usage show SYSTEM` finds the guest's figures through the project's id
+    that Nova's metadata gave with its name."""
+    guest()
+    config = tmp_path / "yunguan.yaml"
+    config.write_text(
+        f"database:\n  url: {db_url}\nclouds:\n  - name: os-dev\n    kind: openstack\n    vendor: v\n"
+        f"    zone: extranet\n    hypervisors:\n      balloon_max_age_s: 15\n      agent_timeout_s: 5\n      hosts:\n"
+        f"        - {{name: dev, uri: 'qemu+tls://127.0.0.1/system?pkipath={libvirtd}'}}\n",
+        encoding="utf-8",
+    )
+    ledger = tmp_path / "ledger.yaml"
+    ledger.write_text(
+        "rows:\n  - {unit: 市大数据局, system: 开发测试, system code: DEV-1, MLPS level: 2, zone: extranet,\n"
+        "     mode: shared, cloud: os-dev, vCPU: 2, memory GiB: 1, storage GiB: 1, instances: 1,\n"
+        "     approval number: 测〔2026〕1号, approval date: 2026-01-05, kind: standard,\n"
+        "     OpenStack projects: yunguan-dev}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("YUNGUAN_STATE_DIR", str(tmp_path / "state"))
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, ["--lang", "en", "--config", str(config), *args], catch_exceptions=False)
+
+    assert run("db", "upgrade").exit_code == 0
+    assert run("ledger", "import", str(ledger)).exit_code == 0
+    done = run("usage", "collect", "os-dev", "--interval", "6")
+    assert done.exit_code == 0, done.stderr
+    assert "1/1 hypervisors answered" in done.stderr
+    shown = run("usage", "show", "DEV-1", "-o", "json")
+    assert shown.exit_code == 0, shown.stderr
+    rows = {r["metric"]: r for r in json.loads(shown.stdout)}
+    assert {"cpu_percent", "memory_percent", "disk_percent"} <= set(rows)
+    assert float(rows["disk_percent"]["percent"]) == pytest.approx(40.0, abs=1)  # the guest fills 40% of its disk
+    assert rows["disk_percent"]["source"] == "libvirt-guest-agent"
+    assert rows["cpu_cores"]["approved"] == "2"  # against the approval in force
