@@ -45,6 +45,7 @@ def test_cpu_memory_and_io_rates_from_two_real_snapshots() -> None:
     got = by_metric(samples("os", reading(first), reading(second), balloon_max_age=AGE))
     assert value(got["cpu_percent"]) == Decimal("26.70")
     assert value(got["cpu_cores"]) == Decimal("0.5339")
+    assert value(got["cpu_wait_percent"]) == Decimal("2.03")  # Σ Δvcpu.N.delay on the same scale
     assert got["vcpus"].value == 2
     assert value(got["memory_percent"]) == Decimal("41.51")
     assert got["memory_total_bytes"].value == 210612 * 1024
