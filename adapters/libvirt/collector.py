@@ -139,7 +139,8 @@ class LibvirtCollector:
         with self._lock:
             known = self._owners.get(key)
         if known is None:
-            known = owner_from_metadata(_metadata(dom, NOVA_NS), _metadata(dom, YUNGUAN_NS))
+            nova = _metadata(dom, NOVA_NS)
+            known = owner_from_metadata(nova, None if nova else _metadata(dom, YUNGUAN_NS))
             with self._lock:
                 self._owners[key] = known
         return known
