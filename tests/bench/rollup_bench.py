@@ -232,7 +232,7 @@ def main() -> None:
         for backend, r in results:
             print(
                 f"{backend}: {r['loaded']:,} samples loaded in {r['setup']:.0f} s; daily rows {r['daily_rows']:,}; "
-                f"system of {r['summary_scopes']} servers: CPU {r['summary_mean']:.1f}%; "
+                f"system of {r['summary_scopes']} servers: CPU {r['summary_mean'] or float('nan'):.1f}%; "
                 f"retention removed {r['retention_rows']:,} samples"
             )
 
