@@ -19,9 +19,10 @@ from typer.testing import CliRunner
 from adapters.libvirt.collector import LibvirtCollector
 from controlplane.cli.app import app
 from controlplane.clock import SystemClock
-from controlplane.config import HypervisorHost, HypervisorSettings
+from controlplane.config import CloudSettings, HypervisorHost, HypervisorSettings
 from controlplane.store.engine import make_engine
 from controlplane.store.tables import usage_samples, usage_sweeps
+from controlplane.usage_collect import plan_hosts
 from controlplane.usage_sweep import SweepResult
 
 
@@ -181,3 +182,37 @@ def test_cli_collect_stores_the_sweep_and_exits_6_when_a_host_is_down(  # type: 
     partial = run("usage", "collect", "os-hv", "--interval", "0")
     assert partial.exit_code == 6
     assert "hypervisor gone failed" in partial.stderr
+
+
+@pytest.mark.usefixtures("libvirtd")
+def test_hosts_discovered_from_the_real_openstack_are_swept(  # type: ignore[no-untyped-def]
+    node_files, openstack_clouds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With `discover: true` the hosts are Nova's hypervisors (names and IPs from the real local OpenStack) at the
+    URI template, plus the hosts named in config; each is swept."""
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(openstack_clouds))
+    manifest = node_files(hosts=1, domains=2, unknown=0)
+    template = Path(manifest["hosts"][0]["file"])
+    nodes = tmp_path / "discovered"
+    nodes.mkdir()
+    cloud = CloudSettings(
+        name="yunguan-local",
+        kind="openstack",
+        vendor="v",
+        zone="extranet",
+        connection="yunguan-local",
+        hypervisors=HypervisorSettings(
+            discover=True,
+            uri_template=f"test+tcp://{{host_ip}}{nodes}/{{name}}.xml",
+            hosts=(HypervisorHost(name="named", uri=f"test+tcp://127.0.0.1{template}"),),
+        ),
+    )
+    plan = plan_hosts(cloud, SystemClock())
+    assert plan.problem == ""
+    discovered = [h.name for h in plan.hosts if h.name != "named"]
+    assert discovered and all(name.startswith("fake-compute-") for name in discovered)
+    for name in discovered:
+        (nodes / f"{name}.xml").write_text(template.read_text())
+    assert plan.hosts[0].name == "named"  # configured hosts first, then what Nova lists
+    result = sweep(list(plan.hosts))
+    assert [h.ok for h in result.hosts] == [True] * (len(discovered) + 1)
