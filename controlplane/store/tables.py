@@ -281,3 +281,27 @@ vendor_reported_usage = Table(
     ),
     Index("ix_vendor_reported_usage_month", "month"),
 )
+
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(300), nullable=False, unique=True),
+    Column("finding_id", Integer, nullable=False),
+    Column("rule_id", String(200), nullable=False),
+    Column("cloud", String(200), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("approved_by", String(200), nullable=True),
+    Column("notice_sent", String(10), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("created", String(32), nullable=False),
+    Column("updated", String(32), nullable=False),
+    Index("ix_actions_state", "state"),
+    Index("ix_actions_finding", "finding_id"),
+)
