@@ -305,3 +305,93 @@ actions = Table(
     Index("ix_actions_state", "state"),
     Index("ix_actions_finding", "finding_id"),
 )
+
+# findings (controlplane.policy.findings): one row per pack, rule, system, cloud and scope; every transition is also in
+# the operation log (finding_events keeps them queryable beside their audit seq)
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(1000), nullable=False, unique=True),
+    Column("pack", String(100), nullable=False),
+    Column("rule_id", String(200), nullable=False),
+    Column("citation", String(300), nullable=False),
+    Column("system", String(200), nullable=False),
+    Column("cloud", String(200), nullable=True),
+    Column("scope_kind", String(16), nullable=False),
+    Column("scope_id", String(300), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("opened", UTCDateTime, nullable=False),
+    Column("state_since", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("window_start", UTCDateTime, nullable=False),
+    Column("window_end", UTCDateTime, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("last_verdict", String(16), nullable=False),
+    Column("deadline", Date, nullable=True),
+    Column("paused_state", String(16), nullable=True),
+    Column("exempt_reason", Text, nullable=True),
+    Column("exempt_until", Date, nullable=True),
+    Column("exempt_by", String(200), nullable=True),
+    Column("dispute_reason", Text, nullable=True),
+    Column("notified", Text, nullable=False),
+    Column("action_ref", String(500), nullable=True),
+    Index("ix_findings_state", "state", "deadline"),
+    Index("ix_findings_system", "system"),
+)
+
+finding_events = Table(
+    "finding_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("finding_id", Integer, ForeignKey("findings.id"), nullable=False),
+    Column("time", UTCDateTime, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("transition", String(32), nullable=False),
+    Column("from_state", String(16), nullable=True),
+    Column("to_state", String(16), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("audit_seq", BigInteger, nullable=False),
+    Index("ix_finding_events_finding", "finding_id", "id"),
+    Index("ix_finding_events_time", "time"),
+)
+
+# notices the transitions produce (reminded, urged, enforceable) and maintenance notices enforcement asks for; one
+# delivery row per channel and recipient, retried on each tick until delivered
+notices = Table(
+    "notices",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("finding_id", Integer, ForeignKey("findings.id"), nullable=False),
+    Column("cycle", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("ref", String(200), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("deadline", Date, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("finding_id", "cycle", "kind", "ref", name="uq_notice_once"),
+    Index("ix_notices_status", "status"),
+)
+
+notice_deliveries = Table(
+    "notice_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("notice_id", Integer, ForeignKey("notices.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("recipient", String(500), nullable=False),
+    Column("lang", String(2), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_attempt", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("notice_id", "channel", "recipient", name="uq_notice_delivery"),
+)
