@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import audit_cmds, ledger_cmds, reconcile_cmds, usage_cmds, usage_reported_cmds
+from controlplane.cli import audit_cmds, ledger_cmds, reconcile_cmds, report_cmds, usage_cmds, usage_reported_cmds
 from controlplane.cli.context import CliState, guarded, print_msg, state
 from controlplane.i18n import Lang
 from controlplane.ledger.store import sync_clouds
@@ -29,6 +29,7 @@ usage_cmds.app.command("import-reported")(usage_reported_cmds.import_reported)
 usage_cmds.app.command("compare")(usage_reported_cmds.compare)
 app.command("reconcile")(reconcile_cmds.reconcile)
 app.command("drift")(reconcile_cmds.drift)
+app.add_typer(report_cmds.app, name="report")
 
 
 @app.callback()
