@@ -63,7 +63,10 @@ def _line(report: MonthlyReport, s: SystemMonth, lang: Lang) -> list[str]:
         bandwidth = (Decimal(a.bandwidth_bps) / units.MBIT).normalize()
         row += [a.approval_ref, text(lang, f"kind.{a.kind}"), units.plain(a.vcpu)]
         row += [units.plain(gib(a.memory_bytes)), units.plain(gib(a.storage_bytes)), str(a.instances)]
-        row += [str(a.rack_units), str(a.power_watts), units.plain(bandwidth), str(a.devices)]
+        if a.hosting:
+            row += [str(a.rack_units), str(a.power_watts), units.plain(bandwidth), str(a.devices)]
+        else:
+            row += [""] * 4  # not a hosting allocation
     for resource in RESOURCES:
         m = s.figure(resource)
         if m is None:

@@ -16,7 +16,7 @@ from controlplane.clock import CST
 from controlplane.i18n import Lang
 from controlplane.report.labels import text
 from controlplane.report.model import RESOURCES, Measured, MonthlyReport, Quality, VendorFigure
-from controlplane.report.sections import Section, facts, per_unit, sections, shown
+from controlplane.report.sections import Section, facts, per_unit, sections, shown, tenth
 
 FONTS = (
     '"Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "PingFang SC", "Hiragino Sans GB", '
@@ -35,7 +35,9 @@ h2 {{ font-size: 17px; margin: 28px 0 8px; border-bottom: 2px solid #1f4e79; pad
 table {{ border-collapse: collapse; margin: 6px 0 4px; font-size: 13px; }}
 th {{ background: #1f4e79; color: #fff; font-weight: 600; padding: 4px 8px; text-align: left; position: sticky;
   top: 0; }}
-td {{ border-bottom: 1px solid #d9d9d9; padding: 3px 8px; vertical-align: top; }}
+td {{ border-bottom: 1px solid #d9d9d9; padding: 3px 8px; vertical-align: top; white-space: nowrap; }}
+th {{ white-space: nowrap; }}
+td.w {{ white-space: normal; min-width: 14em; max-width: 28em; }}
 td.n {{ text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }}
 tr.differs td {{ background: #fde9e7; }}
 .note {{ color: #595959; font-style: italic; margin: 4px 0 10px; }}
@@ -44,6 +46,7 @@ svg text {{ font-family: {FONTS}; }}
 @media print {{ th {{ position: static; }} h2 {{ break-after: avoid; }} }}
 """
 NUMERIC = {"int", "decimal", "percent", "points", "date", "time"}
+WRAPPED = {"note"}  # long free text: the only cells that wrap
 
 
 def render_html(report: MonthlyReport, lang: Lang) -> bytes:
@@ -85,15 +88,19 @@ def _facts(report: MonthlyReport, lang: Lang) -> str:
     return f'<div class="facts">{"".join(cells)}</div>'
 
 
+def _cell_class(key: str, kind: str) -> str:
+    if kind in NUMERIC:
+        return ' class="n"'
+    return ' class="w"' if key in WRAPPED else ""
+
+
 def _table(section: Section) -> str:
     head = "".join(f"<th>{escape(c.header)}</th>" for c in section.columns)
     lines = []
     differs = text("en", "verdict.differs"), text("zh", "verdict.differs")
     for values in section.rows:
         cells = "".join(
-            f'<td class="n">{escape(shown(v, c.kind))}</td>'
-            if c.kind in NUMERIC
-            else f"<td>{escape(shown(v, c.kind))}</td>"
+            f"<td{_cell_class(c.key, c.kind)}>{escape(shown(v, c.kind))}</td>"
             for c, v in zip(section.columns, values, strict=True)
         )
         flagged = section.key == "vendor" and any(v in differs for v in values)
@@ -149,13 +156,13 @@ def _bar(m: Measured, y: float, lang: Lang) -> list[str]:
     )
     width = _x(m.mean) - LABEL_W
     out.append(f'<rect x="{LABEL_W}" y="{y}" width="{width:.1f}" height="{BAR_H}" {style}/>')
-    label = f"{m.mean:.1f}%"
+    label = f"{tenth(m.mean)}%"
     if m.peak is not None:
         px = _x(m.peak)
         out.append(
             f'<line x1="{px:.1f}" y1="{y - 1}" x2="{px:.1f}" y2="{y + BAR_H + 1}" stroke="{PEAK}" stroke-width="2"/>'
         )
-        label += f" / {text(lang, 'chart.peak')} {m.peak:.1f}%"
+        label += f" / {text(lang, 'chart.peak')} {tenth(m.peak)}%"
     if not solid:
         label += f" ({text(lang, f'quality.{m.quality.value}')})"
     out.append(f'<text x="{LABEL_W + BAR_W + 8}" y="{y + BAR_H - 2}" font-size="11" fill="#333">{escape(label)}</text>')
@@ -239,7 +246,7 @@ def vendor_chart(figures: tuple[VendorFigure, ...], lang: Lang) -> str:
         )
         svg.append(
             f'<text x="{LABEL_W + BAR_W + 8}" y="{y + BAR_H - 2}" font-size="11">'
-            f"{escape(reported)} {float(v.reported):.1f}%</text>"
+            f"{escape(reported)} {tenth(v.reported)}%</text>"
         )
         y2 = y + BAR_H + GAP
         if v.measured is None:
@@ -253,7 +260,7 @@ def vendor_chart(figures: tuple[VendorFigure, ...], lang: Lang) -> str:
         verdict = escape(text(lang, f"verdict.{v.verdict}"))
         svg.append(
             f'<text x="{LABEL_W + BAR_W + 8}" y="{y2 + BAR_H - 2}" font-size="11">'
-            f"{escape(measured)} {float(v.measured):.1f}% · {verdict}</text>"
+            f"{escape(measured)} {tenth(v.measured)}% · {verdict}</text>"
         )
     svg.append("</svg>")
     return f'<div class="wrap">{"".join(svg)}</div>'

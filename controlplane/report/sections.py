@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from controlplane import units
@@ -161,9 +161,11 @@ def allocation(report: MonthlyReport, lang: Lang) -> Section:
             gib(a.storage_bytes),
             a.instances,
         )
-        if hosting:
+        if hosting and a.hosting:
             bandwidth = (Decimal(a.bandwidth_bps) / units.MBIT).normalize()
             row += (a.rack_units, a.power_watts, bandwidth, a.devices)
+        elif hosting:  # a cloud line beside hosted ones: no hosting quantities, not zero of them
+            row += (None, None, None, None)
         rows.append(row)
     return Section("allocation", text(lang, "sheet.allocation"), _cols(lang, *spec), tuple(rows))
 
@@ -343,6 +345,11 @@ def sections(report: MonthlyReport, lang: Lang) -> Sequence[Section]:
     )
 
 
+def tenth(value: float | Decimal) -> Decimal:
+    """A figure to one decimal, half up, from its decimal text (26.45 is 26.5, as people round it)."""
+    return Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
 def cst(when: dt.datetime) -> str:
     """A time as the department reads it: Beijing time to the minute."""
     return when.astimezone(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m-%d %H:%M")
@@ -355,10 +362,10 @@ def shown(  # noqa: PLR0911 - one return per kind of cell, flat on purpose
     if value is None:
         return ""
     if kind == "percent":
-        return f"{float(value):.1f}"
+        return str(tenth(value))
     if kind == "points":
-        number = float(value)
-        return f"{number:+.1f}" if number else "0.0"
+        number = tenth(value)
+        return f"{number:+}" if number else "0.0"
     if kind == "time" and isinstance(value, dt.datetime):
         return cst(value)
     if isinstance(value, dt.date):
