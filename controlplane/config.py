@@ -107,6 +107,45 @@ class UsageSettings(_Section):
         return value
 
 
+class PolicySettings(_Section):
+    """The regulation pack a deployment enforces, and its local adjustments (``policies/``, README "Regulation
+    packs"). Checked at load: the pack, every override and the calendar file."""
+
+    pack: str | None = Field(
+        default=None, description="a shipped pack (suining, bozhou, chongqing, jiuquan) or a pack file"
+    )
+    overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="rule id -> {field or dotted path (conditions.0.value, conditions.<name>.value): value}; the key "
+        "pack changes the pack's own fields (enforce, auto, blast_radius, escalation, activity)",
+    )
+    min_coverage: float | None = Field(
+        default=None, gt=0, le=1, description="share of a window's days that must have samples, for every rule"
+    )
+    exemptions: tuple[dict[str, Any], ...] = Field(
+        default=(), description="more exemptions: system, rules (empty: all), reason, until (last day), approval"
+    )
+    calendar_file: Path | None = Field(
+        default=None,
+        description="local holiday announcements (YAML: holidays, workdays, known_years) on top of the state calendar",
+    )
+
+    @model_validator(mode="after")
+    def _usable(self) -> PolicySettings:
+        from controlplane.policy.deadlines import CalendarFileError, load_calendar
+        from controlplane.policy.packs import PackError, load_pack
+
+        if self.pack is None and (self.overrides or self.exemptions or self.min_coverage is not None):
+            raise ValueError("policy.overrides, exemptions and min_coverage need policy.pack")
+        try:
+            if self.pack is not None:
+                load_pack(self.pack, self.overrides, min_coverage=self.min_coverage, exemptions=self.exemptions)
+            load_calendar(self.calendar_file)
+        except (PackError, CalendarFileError) as exc:
+            raise ValueError(str(exc).replace("\n", "; ")) from None
+        return self
+
+
 class LogSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = Field(
@@ -206,6 +245,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     usage: UsageSettings = UsageSettings()
     log: LogSettings = LogSettings()
+    policy: PolicySettings = PolicySettings()
     clouds: tuple[CloudSettings, ...] = ()
 
     @classmethod
