@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import audit_cmds, ledger_cmds, reconcile_cmds, report_cmds, usage_cmds, usage_reported_cmds
+from controlplane.cli import (
+    audit_cmds,
+    ledger_cmds,
+    policy_cmds,
+    reconcile_cmds,
+    report_cmds,
+    usage_cmds,
+    usage_reported_cmds,
+)
 from controlplane.cli.context import CliState, guarded, print_msg, state
 from controlplane.i18n import Lang
 from controlplane.ledger.store import sync_clouds
@@ -30,6 +38,7 @@ usage_cmds.app.command("compare")(usage_reported_cmds.compare)
 app.command("reconcile")(reconcile_cmds.reconcile)
 app.command("drift")(reconcile_cmds.drift)
 app.add_typer(report_cmds.app, name="report")
+app.add_typer(policy_cmds.app, name="policy")
 
 
 @app.callback()

@@ -244,14 +244,16 @@ def _condition(cond: MetricCondition, facts: WindowFacts, coverage: float, measu
     agg = _aggregate(facts, cond.metric)
     value = None if agg is None else agg.mean if cond.aggregate == "mean" else agg.max
     why = ""
-    if agg is None or agg.samples == 0 or value is None:
+    if agg is None or agg.samples == 0:
         why = f"no samples of {cond.metric} in {facts.label}"
     elif measured_only and agg.estimated:
         why = f"{agg.estimated} of {agg.samples} samples of {cond.metric} are estimates, not measurements"
-    elif agg.days < coverage * facts.days:
-        why = f"samples of {cond.metric} on only {agg.days} of {facts.days} days (coverage {coverage:.0%} needed)"
     elif agg.unweighted:
         why = f"{agg.unweighted} server(s) without a capacity figure to weigh {cond.metric} by"
+    elif value is None:
+        why = f"no figure of {cond.metric} in {facts.label}"
+    elif agg.days < coverage * facts.days:
+        why = f"samples of {cond.metric} on only {agg.days} of {facts.days} days (coverage {coverage:.0%} needed)"
     met = None if why else COMPARE[cond.op](value, threshold)  # type: ignore[arg-type]
     evidence = Evidence(
         metric=cond.metric,

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -32,6 +32,9 @@ from controlplane.policy.rules import (
     Rule,
     ThresholdRule,
 )
+
+if TYPE_CHECKING:
+    from controlplane.config import PolicySettings
 
 PACKAGE = "policies"  # the package the shipped packs live in (data only: read, never imported)
 PACK_KEY = "pack"  # overrides under this key apply to the pack's own fields
@@ -179,6 +182,16 @@ def load_pack(
     ``exemptions``. Raises ``PackError``."""
     source, text = pack_source(ref)
     return parse_pack(text, source, overrides, min_coverage=min_coverage, exemptions=exemptions, key=key)
+
+
+def configured_pack(policy: PolicySettings, ref: str | Path | None = None) -> Pack:
+    """The pack a deployment selected (``policy.pack``) with its overrides, min_coverage and exemptions; or ``ref``
+    as shipped when it names another pack. KeyError when none is configured and none is named."""
+    if ref is not None and str(ref) != policy.pack:
+        return load_pack(ref)
+    if policy.pack is None:
+        raise KeyError("policy.pack")
+    return load_pack(policy.pack, policy.overrides, min_coverage=policy.min_coverage, exemptions=policy.exemptions)
 
 
 def parse_pack(
