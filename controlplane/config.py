@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controlplane.api.settings import ApiSettings
 from controlplane.domain import CloudKind, Name, Zone
 
 # Suining 31: operation logs are kept complete for at least one year.
@@ -245,6 +246,7 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     usage: UsageSettings = UsageSettings()
     log: LogSettings = LogSettings()
+    api: ApiSettings = ApiSettings()
     policy: PolicySettings = PolicySettings()
     clouds: tuple[CloudSettings, ...] = ()
 

@@ -1,7 +1,9 @@
 """Appending to the operation log, inside the caller's transaction.
 
 Every ledger change calls ``append`` on the same connection as the change, so the event and the change commit or
-roll back together. The single ``audit_head`` row is locked for the append, which serialises writers on PostgreSQL
+roll back together. An event without a request id of its own takes the one of the request being served
+(``request_scope``: the HTTP API sets it per request), so every event an API call writes carries its id, whichever
+function wrote it. The single ``audit_head`` row is locked for the append, which serialises writers on PostgreSQL
 (SQLite transactions are already serialised) and lets verification notice a truncated tail.
 """
 
@@ -9,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +25,23 @@ from controlplane.redaction import Redactor
 from controlplane.store.tables import audit_checkpoints, audit_events, audit_head
 
 HEAD_ID = 1
+
+# the request being served in this context (thread or task); "" outside any request
+_request_id: ContextVar[str] = ContextVar("yunguan_request_id", default="")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+@contextmanager
+def request_scope(request_id: str) -> Iterator[None]:
+    """Events appended inside this block without a request id of their own get ``request_id``."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
 
 
 class AuditHeadMissingError(Exception):
@@ -60,14 +81,14 @@ class AuditLog:
         rows: list[dict[str, Any]] = []
         seqs: list[int] = []
         checkpoints: list[Checkpoint] = []
+        ambient = _request_id.get()
         for entry in entries:
             seq = last_seq + 1
+            request_id = entry.request_id or ambient
             before = canonical_json(self.redactor.value(dict(entry.before or {})))
             after = canonical_json(self.redactor.value(dict(entry.after or {})))
             target = self.redactor.text(entry.target)
-            digest = event_hash(
-                seq, time, entry.actor, entry.action, target, before, after, entry.request_id, last_hash
-            )
+            digest = event_hash(seq, time, entry.actor, entry.action, target, before, after, request_id, last_hash)
             rows.append(
                 {
                     "seq": seq,
@@ -77,7 +98,7 @@ class AuditLog:
                     "target": target,
                     "before": before,
                     "after": after,
-                    "request_id": entry.request_id,
+                    "request_id": request_id,
                     "prev_hash": last_hash,
                     "hash": digest,
                 }

@@ -13,6 +13,7 @@ from controlplane.cli import (
     policy_cmds,
     reconcile_cmds,
     report_cmds,
+    token_cmds,
     usage_cmds,
     usage_reported_cmds,
 )
@@ -38,6 +39,7 @@ usage_cmds.app.command("compare")(usage_reported_cmds.compare)
 app.command("reconcile")(reconcile_cmds.reconcile)
 app.command("drift")(reconcile_cmds.drift)
 app.add_typer(report_cmds.app, name="report")
+app.add_typer(token_cmds.app, name="token")
 app.add_typer(policy_cmds.app, name="policy")
 
 

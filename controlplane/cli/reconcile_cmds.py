@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from controlplane.calendar import WorkingCalendar
 from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_USAGE, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
-from controlplane.clock import today_cst
-from controlplane.domain import Cloud
-from controlplane.reconcile.desired_build import build_desired
 from controlplane.reconcile.drift import DriftClass
-from controlplane.reconcile.runs import latest_drift, record_run, take_inventories
-from controlplane.reconcile.sources import open_source
-from controlplane.records import RecordBatch, RecordSource, read_cursor, write_records
+from controlplane.reconcile.runs import latest_drift
+from controlplane.reconcile.service import per_cloud, reconcile_clouds
 
 EXIT_PARTIAL = 6
 
@@ -40,57 +35,18 @@ def reconcile(
     if unknown or not names:
         print_msg(st, "unknown_cloud", name=", ".join(unknown)) if unknown else print_msg(st, "no_clouds")
         raise typer.Exit(EXIT_USAGE)
-    day = today_cst(rt.clock)
-    calendar = WorkingCalendar()
-    started = rt.clock.now()
-    sources = {n: open_source(configured[n], rt.clock) for n in names}
-    recorders = {n: s for n, s in sources.items() if isinstance(s, RecordSource)}
-    with rt.engine.connect() as conn, conn.begin():
-        wanted = [
-            build_desired(
-                conn,
-                Cloud(name=c.name, kind=c.kind, vendor=c.vendor, zone=c.zone, connection=c.connection),
-                day,
-                calendar,
-                zone_map=dict(c.zone_map),
-                ignore_groups=frozenset(c.ignore_groups),
-                provisioning_days=c.provisioning_working_days,
-            )
-            for c in (configured[n] for n in names)
-        ]
-        cursors = {n: read_cursor(conn, n, r.source) for n, r in recorders.items()}
     # the clouds are read with no store transaction open: a long listing holds no lock
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=st.err, transient=True
     ) as bar:
         task = bar.add_task("", total=None)
-        inventories = take_inventories(
-            wanted, sources, progress=lambda cloud: bar.update(task, description=f"{cloud}: listing")
+        done = reconcile_clouds(
+            rt, names, st.actor, dry_run=dry_run, progress=lambda message: bar.update(task, description=message)
         )
-        batches: dict[str, RecordBatch] = {}
-        if not dry_run:
-            for name, recorder in recorders.items():
-                bar.update(task, description=f"{name}: operation records")
-                batches[name] = recorder.records(cursors[name])
-    pulled: dict[str, int] = {}
-    with rt.engine.connect() as conn, conn.begin():
-        summary = record_run(conn, rt.audit, wanted, inventories, started, rt.clock.now, st.actor, dry_run=dry_run)
-        for name, batch in batches.items():
-            pulled[name] = write_records(conn, rt.audit, name, recorders[name].source, batch)
-    for name, n in pulled.items():
+    summary = done.summary
+    for name, n in done.pulled.items():
         print_msg(st, "records_pulled", cloud=name, n=n)
-    counts = summary.counts()
-    rows: list[dict[str, Any]] = []
-    for result in summary.results:
-        row: dict[str, Any] = {
-            "cloud": result.cloud,
-            "status": "ok" if result.complete else "partial",
-            "api_calls": result.api_calls,
-            **counts[result.cloud],
-            "new": sum(1 for d in summary.new if d.cloud == result.cloud),
-            "resolved": sum(1 for k in summary.resolved if k[0] == result.cloud),
-        }
-        rows.append(row)
+    rows = per_cloud(summary)
     columns = [("cloud", st.t("cloud")), ("status", st.t("status")), ("api_calls", st.t("api_calls"))]
     columns += [(c.value, c.value) for c in DriftClass]
     columns += [("new", st.t("new")), ("resolved", st.t("resolved"))]

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -394,4 +395,73 @@ notice_deliveries = Table(
     Column("last_error", Text, nullable=False),
     Column("delivered_at", UTCDateTime, nullable=True),
     UniqueConstraint("notice_id", "channel", "recipient", name="uq_notice_delivery"),
+)
+
+# the HTTP API (controlplane.api): bearer tokens kept only as SHA-256 of the whole token, found by their public id
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("vendor", String(200), nullable=True),
+    Column("unit", String(200), nullable=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("expires", UTCDateTime, nullable=False),
+    Column("revoked", UTCDateTime, nullable=True),
+    Column("revoked_by", String(200), nullable=True),
+)
+
+# the first response to a POST sent with an Idempotency-Key, per token: replayed for the same body, 409 for another
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("principal", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("headers", Text, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("request_id", String(100), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Index("ix_idempotency_keys_created", "created"),
+)
+
+# background work an API call started (a reconcile run), with its progress and result
+api_jobs = Table(
+    "api_jobs",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("progress", String(500), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("result", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("run_id", Integer, nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("request_id", String(100), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Index("ix_api_jobs_created", "kind", "created"),
+)
+
+# every run of an agent job (controlplane.agent): when, whether it worked, what it did or why not (error text cut and
+# redacted); ``period`` is what a run covered when a job covers one (the evaluated month)
+job_runs = Table(
+    "job_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(200), nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("finished", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("detail", Text, nullable=False),
+    Column("period", String(32), nullable=True),
+    Index("ix_job_runs_job", "job", "started"),
+    Index("ix_job_runs_started", "started"),
 )

@@ -1,0 +1,88 @@
+"""What every request of one app shares: the runtime (asked of the factory once, on first use), the API settings
+and the background jobs. One per ``create_app``; kept on ``app.state``, never in a module global."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+from sqlalchemy import Engine
+
+from controlplane.api.settings import ApiSettings
+from controlplane.api.tokens import Token, authenticate
+from controlplane.runtime import Runtime
+
+if TYPE_CHECKING:
+    from controlplane.api.jobs import Jobs
+    from controlplane.api.routes.health import Readiness
+
+
+class ApiContext:
+    def __init__(self, runtime_factory: Callable[[], Runtime], api: ApiSettings | None = None) -> None:
+        self._factory = runtime_factory
+        self._runtime: Runtime | None = None
+        self._lock = threading.Lock()
+        self._api = api
+        self._jobs: Jobs | None = None
+        self._readiness: Readiness | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            with self._lock:
+                if self._runtime is None:
+                    self._runtime = self._factory()
+        return self._runtime
+
+    @property
+    def engine(self) -> Engine:
+        return self.runtime.engine
+
+    @property
+    def api(self) -> ApiSettings:
+        return self._api or self.runtime.settings.api
+
+    @property
+    def jobs(self) -> Jobs:
+        if self._jobs is None:
+            from controlplane.api.jobs import Jobs
+
+            with self._lock:
+                if self._jobs is None:
+                    self._jobs = Jobs(self)
+        return self._jobs
+
+    @property
+    def readiness(self) -> Readiness:
+        if self._readiness is None:
+            from controlplane.api.routes.health import Readiness
+
+            with self._lock:
+                if self._readiness is None:
+                    self._readiness = Readiness()
+        return self._readiness
+
+    def ready_timeout(self) -> float:
+        """``api.ready_timeout_s``; its default while the runtime cannot be had (that is what readiness reports)."""
+        if self._api is not None:
+            return self._api.ready_timeout_s
+        try:
+            return self.runtime.settings.api.ready_timeout_s
+        except Exception:  # noqa: BLE001 - the probe itself will say what is wrong
+            return ApiSettings().ready_timeout_s
+
+    def now(self) -> dt.datetime:
+        return self.runtime.clock.now()
+
+    def authenticate(self, text: str) -> Token | None:
+        with self.engine.connect() as conn:
+            return authenticate(conn, text, self.now())
+
+
+def api_context(request: Request) -> ApiContext:
+    ctx = request.app.state.yunguan
+    assert isinstance(ctx, ApiContext)
+    return ctx

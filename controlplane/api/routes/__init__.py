@@ -1,0 +1,1 @@
+"""Routers per resource family; each route declares its permission (``controlplane.api.auth.requires``)."""
