@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from controlplane.api.settings import ApiSettings
 from controlplane.domain import CloudKind, Name, Zone
+from controlplane.policy.notices.settings import NoticeSettings
 
 # Suining 31: operation logs are kept complete for at least one year.
 MIN_RETENTION_DAYS = 365
@@ -248,6 +249,7 @@ class Settings(BaseSettings):
     log: LogSettings = LogSettings()
     api: ApiSettings = ApiSettings()
     policy: PolicySettings = PolicySettings()
+    notices: NoticeSettings = NoticeSettings()
     clouds: tuple[CloudSettings, ...] = ()
 
     @classmethod
@@ -297,6 +299,7 @@ class Settings(BaseSettings):
             password = self.database_password()
             if password:
                 secrets.append(password)
+        secrets.extend(self.notices.secret_values())
         return secrets
 
 

@@ -252,6 +252,189 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{servers} 台云主机缺少容量数据，无法加权",
         "{servers} server(s) without a capacity figure to weigh by",
     ),
+    # findings and notices (controlplane.policy.findings, transitions, notices; yunguan findings / notices)
+    "state.open": ("待处理", "open"),
+    "state.reminded": ("已提醒", "reminded"),
+    "state.urged": ("已督促", "urged"),
+    "state.enforceable": ("可直接处置", "enforceable"),
+    "state.enforced": ("已处置", "enforced"),
+    "state.resolved": ("已消除", "resolved"),
+    "state.exempted": ("已豁免", "exempted"),
+    "state.disputed": ("有异议", "disputed"),
+    "transition.exempt": ("豁免", "exempt"),
+    "transition.dispute": ("登记异议", "dispute"),
+    "transition.reject-dispute": ("驳回异议", "reject the dispute of"),
+    "transition.resolve": ("消除", "resolve"),
+    "transition.mark-enforced": ("标记为已处置", "mark as enforced"),
+    "findings.id": ("编号", "id"),
+    "findings.state": ("状态", "state"),
+    "findings.system": ("应用系统", "system"),
+    "findings.cloud": ("云平台", "cloud"),
+    "findings.scope": ("对象", "scope"),
+    "findings.rule": ("规则", "rule"),
+    "findings.citation": ("依据", "article"),
+    "findings.outcome": ("处置", "outcome"),
+    "findings.period": ("监测期", "period"),
+    "findings.evidence": ("证据", "evidence"),
+    "findings.deadline": ("下一步日期", "next step on"),
+    "findings.opened": ("发现时间", "opened"),
+    "findings.state_since": ("进入当前状态", "state since"),
+    "findings.cycle": ("轮次", "cycle"),
+    "findings.exempt_until": ("豁免至", "exempt until"),
+    "findings.exempt_reason": ("豁免理由", "exemption reason"),
+    "findings.exempt_by": ("批准豁免", "exempted by"),
+    "findings.dispute_reason": ("异议理由", "dispute reason"),
+    "findings.paused_state": ("中断前状态", "interrupted state"),
+    "findings.action_ref": ("处置操作", "action"),
+    "findings.key": ("标识", "key"),
+    "findings_title": ("问题清单（{n} 项）", "Findings ({n})"),
+    "findings_none": ("没有符合条件的问题", "no findings match"),
+    "finding_title": ("问题 {id}：{finding}", "Finding {id}: {finding}"),
+    "finding_history_title": ("问题 {id} 的处理过程", "History of finding {id}"),
+    "history.time": ("时间", "time"),
+    "history.actor": ("操作人", "actor"),
+    "history.transition": ("变化", "transition"),
+    "history.from": ("原状态", "from"),
+    "history.to": ("新状态", "to"),
+    "history.detail": ("说明", "detail"),
+    "finding_not_found": ("没有编号为 {id} 的问题", "no finding {id}"),
+    "finding_refused": (
+        "问题 {id} 当前为「{state}」，不能{transition}（仅限：{allowed}）",
+        "finding {id} is {state}: cannot {transition} it (only from: {allowed})",
+    ),
+    "finding_until_past": ("豁免截止日 {until} 已经过去", "the exemption's last day {until} is already past"),
+    "finding_reason_required": ("需要说明理由", "a reason is required"),
+    "finding_changed": ("问题 {id}：{before} → {after}", "finding {id}: {before} → {after}"),
+    "tick_moved": ("问题推进：{summary}", "findings moved: {summary}"),
+    "tick_still": ("没有到期的问题", "no finding was due"),
+    "tick_problem": ("未能推进：{why}", "could not move: {why}"),
+    "tick_notices": (
+        "通知：送达 {delivered}，失败待重试 {failed}，放弃 {abandoned}，未配置通知渠道 {undeliverable}",
+        (
+            "notices: {delivered} delivered, {failed} failed (retried next tick), {abandoned} abandoned, "
+            "{undeliverable} with no channel configured"
+        ),
+    ),
+    "tick_notice_failed": (
+        "通知 {id} 经 {channel} 发往 {recipient} 失败：{why}",
+        "notice {id} via {channel} to {recipient} failed: {why}",
+    ),
+    "notices.id": ("编号", "id"),
+    "notices.finding": ("问题", "finding"),
+    "notices.kind": ("类型", "kind"),
+    "notices.system": ("应用系统", "system"),
+    "notices.unit": ("使用单位", "unit"),
+    "notices.created": ("生成时间", "created"),
+    "notices.deadline": ("期限", "deadline"),
+    "notices.status": ("状态", "status"),
+    "notices.deliveries": ("投递", "deliveries"),
+    "notices_title": ("通知（{n} 条）", "Notices ({n})"),
+    "notices_none": ("没有通知", "no notices"),
+    "notice_kind.reminded": ("提醒", "reminder"),
+    "notice_kind.urged": ("督促", "urging"),
+    "notice_kind.enforceable": ("可直接处置", "enforceable"),
+    "notice_kind.maintenance": ("维护", "maintenance"),
+    "notice_status.pending": ("待发送", "pending"),
+    "notice_status.delivered": ("已送达", "delivered"),
+    "notice_status.failed": ("失败待重试", "failed, retrying"),
+    "notice_status.abandoned": ("已放弃", "abandoned"),
+    # the notices themselves (controlplane.policy.notices.text)
+    "notice.subject.reminded": (
+        "【提醒】{unit}「{system}」{outcome}提醒（{citation}）",
+        "[Reminder] {unit} / {system}: {outcome} ({citation})",
+    ),
+    "notice.subject.urged": (
+        "【督促】{unit}「{system}」{outcome}督促（{citation}）",
+        "[Urging] {unit} / {system}: {outcome} ({citation})",
+    ),
+    "notice.subject.enforceable": (
+        "【将直接处置】{unit}「{system}」{outcome}（{citation}）",
+        "[Enforceable] {unit} / {system}: {outcome} ({citation})",
+    ),
+    "notice.subject.maintenance": (
+        "【维护通知】{unit}「{system}」将于 {day} 中断",
+        "[Maintenance] {unit} / {system}: interruption on {day}",
+    ),
+    "notice.greeting": ("{unit}：", "To {unit}:"),
+    "notice.finding": (
+        (
+            "贵单位的应用系统「{system}」（{code}，{cloud}，{scope}）在 {period} 的监测中"
+            "不符合{citation}（规则 {rule}），依据："
+        ),
+        (
+            "Your application system {system} ({code}, {cloud}, {scope}) does not meet {citation} (rule {rule}) in "
+            "{period}, on this evidence:"
+        ),
+    ),
+    "notice.evidence": (
+        "{metric}{aggregate} {value}（条件 {op} {threshold}；{first} 至 {last}，{samples} 个样本）",
+        "{metric} {aggregate} {value} {op} {threshold} ({first} to {last}, {samples} samples)",
+    ),
+    "notice.next.reminded": (
+        "请在 {deadline}（含）前自行{outcome}；逾期仍未整改的，管理部门将予以督促（{step}）。",
+        (
+            "Please {outcome} yourselves by {deadline} (inclusive); if it is not done by then, the management "
+            "department will urge you ({step})."
+        ),
+    ),
+    "notice.next.reminded.none": ("请自行{outcome}（{step}）。", "Please {outcome} yourselves ({step})."),
+    "notice.next.urged": (
+        (
+            "经提醒仍未整改，现予督促：请在 {deadline}（含）前{outcome}；"
+            "逾期仍未整改的，管理部门可以直接{outcome}（{step}）。"
+        ),
+        (
+            "It was not done after the reminder: you are hereby urged to {outcome} by {deadline} (inclusive); after "
+            "that the management department may {outcome} directly ({step})."
+        ),
+    ),
+    "notice.next.urged.none": (
+        "经提醒仍未整改，现予督促，请尽快{outcome}（{step}）。",
+        "It was not done after the reminder: you are hereby urged to {outcome} ({step}).",
+    ),
+    "notice.next.enforceable": (
+        (
+            "经督促仍未整改，管理部门现可直接{outcome}（{step}）；"
+            "会中断系统的操作将至少提前2个工作日另行通知（酒泉第13条）。"
+        ),
+        (
+            "It was not done after the urging: the management department may now {outcome} directly ({step}); an "
+            "action that interrupts the system will be announced at least 2 working days ahead (Jiuquan art. 13)."
+        ),
+    ),
+    "notice.next.maintenance": (
+        "管理部门将于 {day}（北京时间）{action}，系统届时可能中断，特此至少提前2个工作日通知（酒泉第13条）。",
+        (
+            "On {day} (UTC+8) the management department will {action}; the system may be interrupted then. This is "
+            "announced at least 2 working days ahead (Jiuquan art. 13)."
+        ),
+    ),
+    "notice.next.expand": (
+        "该系统达到扩容条件，可按程序申请扩容（{citation}）。",
+        "The system qualifies for expansion: you may apply for more resources ({citation}).",
+    ),
+    "notice.footer": (
+        "事项编号 {id}（{finding}）。如有异议，请向管理部门提出。",
+        "Finding {id} ({finding}). To dispute it, contact the management department.",
+    ),
+    "notice.all_clouds": ("全部云平台", "all clouds"),
+    "notice.scope.system": ("整个系统", "whole system"),
+    "notice.scope.server": ("云主机", "server"),
+    "notice.scope.namespace": ("命名空间", "namespace"),
+    "notice.outcome.downsize": ("核减资源配置", "reduce the allocation"),
+    "notice.outcome.reclaim": ("回收资源", "reclaim the resources"),
+    "notice.outcome.freeze": ("暂停冻结资源", "freeze the resources"),
+    "notice.outcome.expand-eligible": ("扩容", "expansion"),
+    "notice.metric.cpu_percent": ("CPU利用率", "CPU use"),
+    "notice.metric.memory_percent": ("内存利用率", "memory use"),
+    "notice.metric.disk_percent": ("存储利用率", "storage use"),
+    "notice.metric.disk_free_bytes": ("存储剩余", "free storage"),
+    "notice.metric.stopped_days": ("停机天数", "days stopped"),
+    "notice.aggregate.mean": ("平均", "mean"),
+    "notice.aggregate.max": ("峰值", "peak"),
+    "notice.aggregate.hours_above": ("超阈值小时数", "hours above"),
+    "notice.aggregate.latest": ("最新", "latest"),
+    "notice.aggregate.days": ("天数", "days"),
 }
 
 
