@@ -111,6 +111,23 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{cloud}: domain {name} ({uuid}) on hypervisor {host} is no server of the cloud",
     ),
     "sweep_discovery": ("{cloud}：未能列出全部宿主机：{why}", "{cloud}: could not list every hypervisor: {why}"),
+    "enforce_no_pack": ("未配置政策包（policy.pack）", "no policy pack is configured (policy.pack)"),
+    "enforce_planned": ("已生成执行计划：{action}", "planned: {action}"),
+    "enforce_not_planned": ("未生成计划：{action}：{why}", "no plan for {action}: {why}"),
+    "enforce_title": ("执行动作", "enforcement actions"),
+    "enforce_nothing_to_approve": ("问题 {id} 没有待批准的计划", "finding {id} has no planned action to approve"),
+    "enforce_approved": ("已批准：{action}", "approved: {action}"),
+    "enforce_done": ("已执行并核验：{action}", "done and verified: {action}"),
+    "enforce_resumed": (
+        "中断后已核验完成（未重复执行）：{action}",
+        "resumed after an interruption, not repeated: {action}",
+    ),
+    "enforce_notice": (
+        "已发出维护通知（至少提前2个工作日，酒泉第13条）：{action}",
+        "maintenance notice sent (2 working days ahead, Jiuquan 13): {action}",
+    ),
+    "enforce_waiting": ("暂不执行：{action}：{why}", "not now: {action}: {why}"),
+    "enforce_failed": ("执行失败：{action}：{why}", "failed: {action}: {why}"),
     "sweep_no_hosts": ("{cloud}：没有可采集的宿主机", "{cloud}: no hypervisors to sweep"),
     "usage_title": ("{target} 的用量（{cloud}）", "usage of {target} ({cloud})"),
     "no_usage": (

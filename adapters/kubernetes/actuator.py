@@ -51,6 +51,9 @@ class KubernetesActuator:
     def flavors(self) -> list[Flavor]:
         return []
 
+    def size(self, server_id: str) -> Flavor | None:
+        return None
+
 
 def open_actuator(cloud: CloudSettings, clock: Clock) -> KubernetesActuator:
     return KubernetesActuator(cloud, clock)

@@ -64,6 +64,24 @@ class OpenStackActuator:
             raise ActuatorError(f"read back {action.kind.value} {action.target}: {exc}") from exc
         return False
 
+    def size(self, server_id: str) -> Flavor | None:
+        try:
+            with quiet_sdk(), translated(f"read server {server_id}"):
+                try:
+                    server = self.actions.conn.compute.get_server(server_id)
+                except OpenStackNotFoundError:
+                    return None
+                f = server.flavor
+                get = f.get if isinstance(f, dict) else lambda k, d=None: getattr(f, k, d)
+                return Flavor(
+                    name=str(get("original_name") or get("name") or ""),
+                    vcpus=int(get("vcpus") or 1),
+                    memory_bytes=int(get("ram") or 0) * MIB,
+                    disk_bytes=int(get("disk") or 0) * GIB,
+                )
+        except OpenStackError as exc:
+            raise ActuatorError(f"read server {server_id}: {exc}") from exc
+
     def flavors(self) -> list[Flavor]:
         try:
             with quiet_sdk(), translated("list flavors"):

@@ -58,6 +58,10 @@ class Actuator(Protocol):
         """The cloud's flavors (empty where the cloud has none, e.g. Kubernetes)."""
         ...
 
+    def size(self, server_id: str) -> Flavor | None:
+        """A server's flavor as the cloud reports it now (None: no such server, or a cloud without servers)."""
+        ...
+
 
 class ActuatorError(Exception):
     """Raised by actuators for a refused or failed action; the message names the action and the cloud's answer."""
