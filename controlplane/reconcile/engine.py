@@ -1,7 +1,8 @@
 """The reconcile engine: desired + observed -> drift, for any cloud kind.
 
 Pure and deterministic: the same inputs give the same drift, in the same order. Cloud specifics stay in the
-adapters, which hand over groups (projects, namespaces), servers, volumes and quotas in core units.
+adapters, which hand over groups (projects, namespaces, hosted equipment), servers, volumes and quotas in core units,
+and say what their quotas mean (``QuotaRole``) and how a group is matched to its system (``GroupOwnership``).
 
 Fail safe: when an inventory is incomplete, nothing is concluded from absence on that cloud — no ``under``, no
 "unapproved" server whose project may simply not have been listed, no quota mismatch for a quota that was not read —
@@ -20,6 +21,7 @@ from controlplane.domain import Quantities, SystemStatus
 from controlplane.reconcile.desired import DesiredCloud, DesiredSystem
 from controlplane.reconcile.drift import Drift, DriftClass
 from controlplane.reconcile.observed import (
+    GroupOwnership,
     Inventory,
     ObservedGroup,
     ObservedQuota,
@@ -30,6 +32,10 @@ from controlplane.reconcile.observed import (
 )
 
 _COMPARED = ("vcpu", "memory_bytes", "storage_bytes", "instances")
+# every quantity an allocation states: servers and volumes give the first four, groups' own occupancy any of them
+_USED = tuple(Quantities.model_fields)
+# quantities counted in whole things: approved but none observed after the deadline is "under"
+_COUNTED = ("instances", "devices")
 
 
 @dataclass
@@ -43,9 +49,15 @@ class CloudResult:
 
 
 def _usage(
-    servers: Iterable[ObservedServer], volumes: Iterable[ObservedVolume], snapshots: Iterable[ObservedSnapshot] = ()
+    servers: Iterable[ObservedServer],
+    volumes: Iterable[ObservedVolume],
+    snapshots: Iterable[ObservedSnapshot] = (),
+    groups: Iterable[ObservedGroup] = (),
 ) -> dict[str, Decimal]:
-    used = dict.fromkeys(_COMPARED, Decimal(0))
+    used = dict.fromkeys(_USED, Decimal(0))
+    for g in groups:
+        for name in _USED:
+            used[name] += Decimal(getattr(g.occupies, name))
     for s in servers:
         used["vcpu"] += s.vcpu
         used["memory_bytes"] += s.memory_bytes
@@ -89,7 +101,11 @@ def _assign_groups(
         if group.id in desired.ignore_groups or group.name in desired.ignore_groups:
             continue
         owner = owners.get(group.id) or owners.get(group.name)
-        if owner is None and group.system_label:
+        in_footprint = owner
+        if inventory.ownership is GroupOwnership.FOOTPRINT_AND_LABEL:
+            if owner is not None and group.system_label != owner.key:
+                owner = None
+        elif owner is None and group.system_label:
             owner = by_key.get(group.system_label)
         group_owner[group.id] = owner
         if owner is None:
@@ -104,6 +120,7 @@ def _assign_groups(
                     detail={
                         "servers": sum(1 for s in inventory.servers if s.group_id == group.id),
                         "label": group.system_label,
+                        **({"footprint": in_footprint.key} if in_footprint else {}),
                         **({"facts": group.facts} if group.facts else {}),
                     },
                 )
@@ -214,10 +231,11 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
             )
         return
     approved = system.allocation or Quantities()
-    used = _usage(servers, volumes, snapshots)
-    for name in _COMPARED:
+    used = _usage(servers, volumes, snapshots, groups)
+    for name in _USED:
         allowed = Decimal(getattr(approved, name))
         if used[name] > allowed:
+            occupying = sorted(g.id for g in groups if getattr(g.occupies, name))
             result.drift.append(
                 Drift(
                     cloud=cloud,
@@ -230,6 +248,7 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
                         "approved": str(allowed),
                         "observed": str(used[name]),
                         "complete": inventory.complete,
+                        **({"groups": occupying} if occupying else {}),
                     },
                 )
             )
@@ -240,7 +259,7 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
         return
     deadline_passed = system.provisioning_deadline is not None and desired.day > system.provisioning_deadline
     missing = [ref for ref in system.footprint if ref not in found]
-    unprovisioned = not servers and system.allocation.instances > 0
+    unprovisioned = any(getattr(system.allocation, name) > 0 and used[name] == 0 for name in _COUNTED)
     if deadline_passed and (missing or unprovisioned):
         if not inventory.complete:
             result.suppressed.append(f"{system.key}: 'under' not concluded from an incomplete listing")
@@ -256,6 +275,11 @@ def _system_drift(  # noqa: PLR0917 - one system's slice of every listing
                     "missing_groups": missing,
                     "approved_instances": system.allocation.instances,
                     "observed_instances": len(servers),
+                    **(
+                        {"approved_devices": system.allocation.devices, "observed_devices": int(used["devices"])}
+                        if system.allocation.devices
+                        else {}
+                    ),
                     "deadline": str(system.provisioning_deadline),
                 },
             )
@@ -271,6 +295,8 @@ def _quota_drift(  # noqa: PLR0917 - one system's groups and their quotas
     result: CloudResult,
 ) -> None:
     """The system's quotas against its approval, summed over its groups; a group with no quota is unbounded."""
+    if not inventory.quota_quantities:
+        return
     group_quotas = [quotas.get(g.id) or ObservedQuota(group_id=g.id) for g in groups]
     if any(g.id not in quotas for g in groups) and not inventory.complete:
         result.suppressed.append(f"{system.key}: quota of some groups not read")

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from controlplane.domain import FootprintKind, Frozen
+from controlplane.domain import FootprintKind, Frozen, Quantities
 
 
 class ObservedGroup(Frozen):
@@ -26,6 +26,11 @@ class ObservedGroup(Frozen):
     system_label: str | None = Field(default=None, description="system id the cloud carries (tag/property/label)")
     facts: dict[str, str] = Field(
         default_factory=dict, description="what the cloud says about the group that an operator should see with it"
+    )
+    occupies: Quantities = Field(
+        default_factory=Quantities,
+        description="what the group itself takes of its system's allocation (hosted equipment: its rack units, power, "
+        "bandwidth and one device); servers and volumes in it are counted apart",
     )
 
 
@@ -102,6 +107,20 @@ class QuotaRole(StrEnum):
     ALLOCATION = "allocation"
 
 
+class GroupOwnership(StrEnum):
+    """How a listed group is matched to its system on a cloud kind.
+
+    footprint-or-label: the ledger's footprint, else the system the cloud labels the group with (OpenStack project
+        property, Kubernetes namespace label): either alone makes the group the system's.
+    footprint-and-label: both, naming the same system (hosted equipment: the ledger's ``equipment serials`` and the
+        system the vendor registered it for). Equipment registered for no system, for another system than the
+        footprint's, or whose serial is in no footprint is ``unapproved``.
+    """
+
+    FOOTPRINT_OR_LABEL = "footprint-or-label"
+    FOOTPRINT_AND_LABEL = "footprint-and-label"
+
+
 class Inventory(Frozen):
     cloud: str
     taken_at: dt.datetime
@@ -119,3 +138,4 @@ class Inventory(Frozen):
     quota_quantities: tuple[str, ...] = Field(
         default=("vcpu", "memory_bytes", "storage_bytes", "instances"), description="what this cloud's quotas bound"
     )
+    ownership: GroupOwnership = GroupOwnership.FOOTPRINT_OR_LABEL

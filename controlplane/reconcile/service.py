@@ -50,7 +50,7 @@ def reconcile_clouds(
     day = today_cst(rt.clock)
     calendar = WorkingCalendar()
     started = rt.clock.now()
-    sources = {n: open_source(configured[n], rt.clock) for n in chosen}
+    sources = {n: open_source(configured[n], rt.clock, store=rt.engine) for n in chosen}
     recorders = {n: s for n, s in sources.items() if isinstance(s, RecordSource)}
     with rt.engine.connect() as conn, conn.begin():
         wanted = [

@@ -465,3 +465,52 @@ job_runs = Table(
     Index("ix_job_runs_job", "job", "started"),
     Index("ix_job_runs_started", "started"),
 )
+
+# the hosting zone (controlplane.hosting): equipment vendors register for units, and its evidence files (kept in the
+# state dir by SHA-256). Migration 0012 adds what Core does not describe: no two non-retired pieces of one vendor's
+# equipment share a rack unit (a PostgreSQL exclusion constraint, SQLite triggers)
+equipment = Table(
+    "equipment",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("vendor", String(200), nullable=False),
+    Column("serial", String(200), nullable=False),
+    Column("asset_tag", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("model", String(200), nullable=False),
+    Column("unit", String(200), nullable=False),
+    Column("system", String(200), nullable=True),
+    Column("site", String(200), nullable=False),
+    Column("room", String(200), nullable=False),
+    Column("rack", String(200), nullable=False),
+    Column("u_start", Integer, nullable=False),
+    Column("u_height", Integer, nullable=False),
+    Column("power_watts", BigInteger, nullable=False),
+    Column("ports", Integer, nullable=False),
+    Column("bandwidth_bps", BigInteger, nullable=False),
+    Column("hosted_since", Date, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("retired_on", Date, nullable=True),
+    Column("retire_reason", String(16), nullable=True),
+    Column("registered_by", String(200), nullable=False),
+    Column("registered_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("vendor", "serial", name="uq_equipment_vendor_serial"),
+    Index("ix_equipment_rack", "vendor", "site", "room", "rack"),
+    Index("ix_equipment_unit", "unit"),
+)
+
+equipment_evidence = Table(
+    "equipment_evidence",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("equipment_id", Integer, ForeignKey("equipment.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(200), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", String(200), nullable=False),
+    Column("uploaded_at", UTCDateTime, nullable=False),
+    Index("ix_equipment_evidence_equipment", "equipment_id"),
+)
