@@ -1,17 +1,24 @@
-"""The Yunguan agent: config -> store -> (scheduler -> API, in later versions).
+"""The Yunguan agent: config -> store -> scheduled jobs -> HTTP (``/livez``, ``/readyz``, ``/metrics``).
 
-For now the daemon loads and validates the configuration, opens the store (refusing a schema that is not at this
-version), logs that it is ready and waits for SIGTERM or SIGINT. ``--check`` does the same and exits at once.
+It loads and validates the configuration, opens the store (refusing a schema that is not at this version), starts
+the jobs (``controlplane.agent``) and the HTTP server, and runs until SIGTERM or SIGINT; then it drains (no new job
+run, running jobs finish or stop at a safe point, the server stops) and exits 0. ``--check`` loads the config,
+opens the store, builds the jobs and exits at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from controlplane.agent.daemon import build_agent, route_library_logs
+from controlplane.agent.web import ServerError
 from controlplane.config import ConfigError, load_settings
 from controlplane.logs import configure_logging, get_logger
 from controlplane.redaction import Redactor
@@ -23,35 +30,60 @@ EXIT_STORE = 5
 
 
 def run(config: Path | None = None, check: bool = False) -> int:
+    stop = threading.Event()
+    if not check:  # from the start: a SIGTERM while starting up drains as soon as the agent runs
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
     try:
         settings = load_settings(config)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(Redactor(settings.secret_values()), settings.log.level, settings.log.format, sys.stdout)
+    route_library_logs()
     log = get_logger("yunguan.agent")
     try:
         runtime = open_runtime(settings)
     except SchemaError as exc:
         log.error("store not ready", error=str(exc))  # noqa: TRY400 - the message is the cause; no traceback
         return EXIT_STORE
-    log.info("agent ready", state_dir=str(settings.state_dir), database=runtime.engine.url.get_backend_name())
+    except SQLAlchemyError as exc:
+        log.error("store unreachable", error=type(exc).__name__)  # noqa: TRY400 - a restart retries; no traceback
+        return EXIT_STORE
+    agent = build_agent(runtime)
+    log.info(
+        "agent ready",
+        state_dir=str(settings.state_dir),
+        database=runtime.engine.url.get_backend_name(),
+        jobs=[s.name for s in agent.specs],
+    )
     if check:
         runtime.close()
         return 0
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+    try:
+        agent.start()
+    except ServerError as exc:
+        log.error("agent cannot serve", error=str(exc))  # noqa: TRY400 - the server logged the cause
+        agent.drain()
+        runtime.close()
+        return EXIT_CONFIG
     stop.wait()
     log.info("agent stopping")
+    finished = agent.drain()
     runtime.close()
+    log.info("agent stopped", jobs_left_behind=not finished)
+    if not finished:
+        # a job stuck past the drain timeout (a cloud that never answers) must not keep the process alive: its
+        # worker thread would be joined at interpreter exit; it is rerun, idempotently, by the next agent
+        sys.stdout.flush()
+        os._exit(0)
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Yunguan agent")
     parser.add_argument("--config", type=Path, default=None, help="config file (default: $YUNGUAN_CONFIG)")
-    parser.add_argument("--check", action="store_true", help="load config, open the store, exit")
+    parser.add_argument("--check", action="store_true", help="load config, open the store, build the jobs, exit")
     args = parser.parse_args(argv)
     return run(args.config, args.check)
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from controlplane.agent.settings import AgentSettings
 from controlplane.api.settings import ApiSettings
 from controlplane.domain import CloudKind, Name, Zone
 from controlplane.policy.notices.settings import NoticeSettings
@@ -248,6 +249,7 @@ class Settings(BaseSettings):
     usage: UsageSettings = UsageSettings()
     log: LogSettings = LogSettings()
     api: ApiSettings = ApiSettings()
+    agent: AgentSettings = AgentSettings()
     policy: PolicySettings = PolicySettings()
     notices: NoticeSettings = NoticeSettings()
     clouds: tuple[CloudSettings, ...] = ()

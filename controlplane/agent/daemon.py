@@ -1,0 +1,131 @@
+"""The agent's parts put together: jobs on the scheduler, the probe, the HTTP server; started in that order and
+drained in this one on SIGTERM:
+
+1. readiness turns false (load balancers stop sending), the runner starts no new run and the scheduler stops;
+2. the stop event is set: running jobs finish or stop at their next safe point, for up to ``drain_timeout_s``;
+3. the HTTP server stops (open requests finish), the probe stops, the hypervisor collectors close, waiting job runs
+   are written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import structlog
+from prometheus_client import disable_created_metrics
+
+from controlplane.agent.cloud_jobs import SweepState
+from controlplane.agent.health import Health
+from controlplane.agent.metrics import AgentMetrics
+from controlplane.agent.runner import JobRunner
+from controlplane.agent.runs import RunRecorder
+from controlplane.agent.schedule import JobSpec, build_scheduler, escalations, job_specs
+from controlplane.agent.web import ApiServer, build_app
+from controlplane.api.settings import uvicorn_options
+from controlplane.clock import CST
+from controlplane.policy.transitions import EscalationOf
+from controlplane.runtime import Runtime
+
+
+class _ToStructlog(logging.Handler):
+    """Library loggers (APScheduler, uvicorn) into the agent's structlog JSON lines, redaction included."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        log = structlog.get_logger(record.name)
+        log.log(record.levelno, record.getMessage())
+
+
+def route_library_logs(level: int = logging.WARNING) -> None:
+    root = logging.getLogger()
+    if not any(isinstance(h, _ToStructlog) for h in root.handlers):
+        root.addHandler(_ToStructlog(level))
+    root.setLevel(min(root.level or level, level))
+
+
+@dataclass
+class Agent:
+    rt: Runtime
+    metrics: AgentMetrics
+    recorder: RunRecorder
+    runner: JobRunner
+    specs: list[JobSpec]
+    health: Health
+    server: ApiServer
+    stop_event: threading.Event
+    sweeps: dict[str, SweepState] = field(default_factory=dict)
+    address: tuple[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        self.scheduler = build_scheduler(
+            self.specs, self.runner, workers=self.rt.settings.agent.workers, now=lambda: dt.datetime.now(CST)
+        )
+        self._log = structlog.get_logger("yunguan.agent")
+
+    def start(self) -> tuple[str, int]:
+        """Probe the store, start the scheduler and the probe thread, then serve; the address served on."""
+        self.health.probe()
+        self.scheduler.start()
+        self.health.start()
+        self.address = self.server.start()
+        self._log.info(
+            "agent serving",
+            host=self.address[0],
+            port=self.address[1],
+            tls=self.rt.settings.api.tls.enabled,
+            jobs=[s.name for s in self.specs],
+        )
+        return self.address
+
+    def drain(self) -> bool:
+        """Stop as the module docstring says; True when every job ended within the drain timeout."""
+        timeout = self.rt.settings.agent.drain_timeout_s
+        self.health.draining = True
+        self.runner.stopping = True
+        self._log.info("agent draining", running=sorted(self.runner.running), timeout_s=timeout)
+        self.scheduler.shutdown(wait=False)
+        self.stop_event.set()
+        finished = self.runner.wait_idle(timeout)
+        if not finished:
+            self._log.warning("jobs still running at the drain timeout: left behind", jobs=sorted(self.runner.running))
+        if not self.server.stop():
+            self._log.warning("the HTTP server did not stop in time")
+        self.health.stop()
+        for state in self.sweeps.values():
+            state.close()
+        if not self.recorder.flush():
+            self._log.warning("job runs not recorded: the store is unreachable", runs=self.recorder.pending)
+        return finished
+
+
+def build_agent(rt: Runtime, *, escalation_of: EscalationOf | None = None) -> Agent:
+    """Everything the agent runs, from the runtime's settings (nothing started yet)."""
+    agent = rt.settings.agent
+    # no *_created series: they double what a scrape carries, and no dashboard reads them
+    disable_created_metrics()  # type: ignore[no-untyped-call]
+    metrics = AgentMetrics()
+    log = structlog.get_logger("yunguan.agent")
+    recorder = RunRecorder(
+        rt.engine,
+        on_problem=lambda error, n: log.warning("job runs wait for the store", error=error, waiting=n),
+    )
+    runner = JobRunner(recorder, rt.clock, rt.redactor, metrics, error_chars=agent.error_chars)
+    stop = threading.Event()
+    sweeps: dict[str, SweepState] = {}
+    if escalation_of is None:
+        escalation_of = escalations(rt.settings.policy)
+    specs = job_specs(rt, agent, stop, metrics, sweeps, escalation_of)
+    holder: dict[str, Agent] = {}
+    health = Health(
+        rt.engine,
+        metrics,
+        recorder,
+        every_s=agent.health_every_s,
+        scheduler_running=lambda: bool(holder["agent"].scheduler.running),
+    )
+    server = ApiServer(build_app(rt, health, metrics), uvicorn_options(rt.settings.api))
+    built = Agent(rt, metrics, recorder, runner, specs, health, server, stop, sweeps)
+    holder["agent"] = built
+    return built
