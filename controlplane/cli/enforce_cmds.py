@@ -7,27 +7,20 @@ what every guard allows (``--dry-run`` shows what it would do and why not, and t
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Connection, distinct, func, select
 
 from controlplane.cli.context import EXIT_USAGE, CliState, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
-from controlplane.clock import CST
-from controlplane.policy import enforce, transitions
+from controlplane.policy import enforce
 from controlplane.policy.actuation import ActionSpec, Actuator, open_actuator
-from controlplane.policy.deadlines import load_calendar
-from controlplane.policy.findings import get_finding
-from controlplane.policy.notices.outbox import announce_maintenance
+from controlplane.policy.enforcement_run import run_enforcement
 from controlplane.policy.packs import Pack, configured_pack
 from controlplane.policy.planning import plan_findings
-from controlplane.store.tables import usage_samples
 
 app = typer.Typer(help="Enforcement (执行): plan, approve, run.", no_args_is_help=True)
-RESOURCE_DAYS = 7  # a cloud's size for the blast radius: the servers/namespaces measured in the last week
 
 
 def _pack(st: CliState) -> Pack:
@@ -41,17 +34,6 @@ def _pack(st: CliState) -> Pack:
 def _actuators(st: CliState) -> dict[str, Actuator]:
     rt = st.runtime()
     return {c.name: open_actuator(c, rt.clock) for c in rt.settings.clouds if c.kind.value != "hosting"}
-
-
-def cloud_sizes(conn: Connection, since: str) -> dict[str, int]:
-    """How many servers/namespaces each cloud has, as measured lately (a cloud nobody measured counts 0, so the
-    percent guard refuses: an unknown size is never taken for a big one)."""
-    rows = conn.execute(
-        select(usage_samples.c.cloud, func.count(distinct(usage_samples.c.scope_id)))
-        .where(usage_samples.c.time >= since, usage_samples.c.scope_kind.in_(["server", "namespace"]))
-        .group_by(usage_samples.c.cloud)
-    )
-    return {cloud: int(n) for cloud, n in rows}
 
 
 @app.command("plan")
@@ -136,44 +118,7 @@ def run(
     st = state(ctx)
     rt = st.runtime()
     pack = _pack(st)
-    calendar = load_calendar(rt.settings.policy.calendar_file)
-    since = (rt.clock.now() - dt.timedelta(days=RESOURCE_DAYS)).strftime("%Y-%m-%dT%H:%M:%S")
-    with rt.engine.connect() as conn:
-        sizes = cloud_sizes(conn, since)
-
-    def enforces(rule_id: str) -> bool:
-        try:
-            rule = pack.rule(rule_id)
-        except KeyError:
-            return False
-        return bool(getattr(rule, "enforce", pack.enforce))
-
-    def finding_state(conn: Connection, finding_id: int) -> str | None:
-        found = get_finding(conn, finding_id)
-        return None if found is None else found.state.value
-
-    def done(conn: Connection, finding_id: int, key: str) -> None:
-        transitions.mark_enforced(conn, rt.audit, finding_id, action_ref=key, actor=st.actor, now=rt.clock.now())
-
-    def notice(conn: Connection, row: Any, spec: ActionSpec) -> None:
-        day = calendar.add_working_days(rt.clock.now().astimezone(CST).date(), enforce.MAINTENANCE_WORKING_DAYS)
-        announce_maintenance(
-            conn, rt.audit, row.finding_id, ref=row.key, action={"kind": spec.kind.value, "target": spec.target},
-            action_day=day, now=rt.clock.now(), calendar=calendar, actor=st.actor,
-        )  # fmt: skip
-
-    guards = enforce.Guards(
-        enforces=enforces,
-        finding_state=finding_state,
-        max_actions=pack.blast_radius.max_actions_per_run,
-        max_percent=pack.blast_radius.max_percent_of_cloud,
-        resources=sizes,
-        on_done=done,
-    )
-    report = enforce.run(
-        rt.engine, rt.audit, _actuators(st), guards=guards, clock=rt.clock, calendar=calendar, actor=st.actor,
-        dry_run=dry_run, send_notice=notice,
-    )  # fmt: skip
+    report = run_enforcement(rt, pack, _actuators(st), actor=st.actor, dry_run=dry_run)
     for key in report.done:
         print_msg(st, "enforce_done", action=key)
     for key in report.resumed:

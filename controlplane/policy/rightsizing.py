@@ -70,6 +70,7 @@ def choose_flavor(current: Flavor, flavors: list[Flavor], measured: Measured, ta
         if cpu_peak is None or mem_peak is None or max(cpu_peak, mem_peak) >= targets.peak_percent:
             continue
         safe.append((flavor, cpu_peak, _scaled(measured.cpu_mean, current.vcpus, flavor.vcpus)))
+    safe.sort(key=lambda s: s[0].name)  # equal sizes: the first name, so the same cloud always gives the same plan
     if not safe:
         return FlavorPlan(current, None, "no smaller flavor keeps the peak under the target (or the floor/disk)")
     clearing = [s for s in safe if s[2] is not None and s[2] >= targets.low_mean_percent]
