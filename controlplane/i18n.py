@@ -278,6 +278,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "state.resolved": ("已消除", "resolved"),
     "state.exempted": ("已豁免", "exempted"),
     "state.disputed": ("有异议", "disputed"),
+    "transition.open": ("发现", "opened"),
+    "transition.reopen": ("重新发现", "reopened"),
+    "transition.refresh": ("更新证据", "evidence refreshed"),
+    "transition.remind": ("提醒", "reminded"),
+    "transition.urge": ("督促", "urged"),
+    "transition.make-enforceable": ("转为可直接处置", "made enforceable"),
+    "transition.expire-exemption": ("豁免到期", "exemption expired"),
     "transition.exempt": ("豁免", "exempt"),
     "transition.dispute": ("登记异议", "dispute"),
     "transition.reject-dispute": ("驳回异议", "reject the dispute of"),
@@ -293,7 +300,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "findings.outcome": ("处置", "outcome"),
     "findings.period": ("监测期", "period"),
     "findings.evidence": ("证据", "evidence"),
-    "findings.deadline": ("下一步日期", "next step on"),
+    "findings.deadline": ("整改期限", "deadline"),
     "findings.opened": ("发现时间", "opened"),
     "findings.state_since": ("进入当前状态", "state since"),
     "findings.cycle": ("轮次", "cycle"),
@@ -395,6 +402,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         ),
     ),
     "notice.next.reminded.none": ("请自行{outcome}（{step}）。", "Please {outcome} yourselves ({step})."),
+    "notice.next.reminded.enforceable": (
+        "请在 {deadline}（含）前自行{outcome}；逾期仍未整改的，管理部门可以直接{outcome}（{step}）。",
+        (
+            "Please {outcome} yourselves by {deadline} (inclusive); after that the management department may "
+            "{outcome} directly ({step})."
+        ),
+    ),
     "notice.next.urged": (
         (
             "经提醒仍未整改，现予督促：请在 {deadline}（含）前{outcome}；"

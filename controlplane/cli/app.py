@@ -9,6 +9,7 @@ import typer
 
 from controlplane.cli import (
     audit_cmds,
+    findings_cmds,
     ledger_cmds,
     policy_cmds,
     reconcile_cmds,
@@ -39,6 +40,7 @@ usage_cmds.app.command("compare")(usage_reported_cmds.compare)
 app.command("reconcile")(reconcile_cmds.reconcile)
 app.command("drift")(reconcile_cmds.drift)
 app.add_typer(report_cmds.app, name="report")
+findings_cmds.register(app)  # findings, notices
 app.add_typer(token_cmds.app, name="token")
 app.add_typer(policy_cmds.app, name="policy")
 

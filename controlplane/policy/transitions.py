@@ -333,8 +333,17 @@ def _escalate(
         before = finding
         finding = write(conn, audit, finding, transition, changes, now=now, actor=actor, detail=detail)
         result._add(before, finding, transition)
+        following = lifecycle.next_step(steps, finding.state)  # what the notice says comes next, and why
         notice = queue_notice(
-            conn, audit, finding, step.to, now=now, deadline=deadline, step_citation=step.citation, actor=actor
+            conn,
+            audit,
+            finding,
+            step.to,
+            now=now,
+            deadline=deadline,
+            step_citation=(following or step).citation or step.citation,
+            next_step=following.to if following else None,
+            actor=actor,
         )
         result.notices.append(notice)
 

@@ -67,6 +67,7 @@ SNAPSHOT: dict[str, Any] = {
     "kind": "reminded",
     "deadline": "2026-08-20",
     "step_citation": "Chongqing art. 17",
+    "next_step": "urged",
 }
 
 
@@ -121,6 +122,13 @@ def test_each_kind_has_its_own_text() -> None:
     assert "2026-07-24" in maintenance.subject
     assert "resize server web-1 to m1.small" in maintenance.body
     assert "Jiuquan art. 13" in maintenance.body
+
+
+def test_a_reminder_without_urging_says_the_department_may_act_directly() -> None:
+    """An escalation whose next step is enforceable (Suining 14: notify, then carry out) says so, not 'urge'."""
+    direct = render({**SNAPSHOT, "next_step": "enforceable", "step_citation": "Suining art. 14"}, "en")
+    assert "after that the management department may reduce the allocation directly (Suining art. 14)" in direct.body
+    assert "urge" not in direct.body
 
 
 def test_annotation_names_the_finding_and_reads_on_one_line() -> None:

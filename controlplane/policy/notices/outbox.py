@@ -127,11 +127,14 @@ def queue_notice(
     deadline: dt.date | None,
     actor: str,
     step_citation: str = "",
+    next_step: str | None = None,
     ref: str = "",
     action: str | Mapping[str, str] | None = None,
     action_day: dt.date | None = None,
 ) -> int:
-    """Queue a notice about ``finding`` (once per finding, cycle, kind and ref); returns its id."""
+    """Queue a notice about ``finding`` (once per finding, cycle, kind and ref); returns its id. ``deadline`` is the
+    last day of the period the finding is now in, ``next_step`` the state after it (``urged``, ``enforceable``),
+    ``step_citation`` the article that next step rests on."""
     kind = NoticeKind(kind)
     existing = conn.execute(
         select(notices_table.c.id).where(
@@ -148,6 +151,7 @@ def queue_notice(
         "kind": kind.value,
         "deadline": deadline.isoformat() if deadline else None,
         "step_citation": step_citation,
+        "next_step": next_step,
     }
     if action is not None:
         shot["action"] = dict(action) if isinstance(action, Mapping) else {"zh": action, "en": action}

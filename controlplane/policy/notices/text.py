@@ -122,8 +122,13 @@ def _next_line(snapshot: Mapping[str, Any], lang: Lang, values: Mapping[str, obj
         return t(lang, "notice.next.maintenance", **values)
     if snapshot.get("outcome") == "expand-eligible":
         return t(lang, "notice.next.expand", **values)
-    suffix = "" if snapshot.get("deadline") or kind == "enforceable" else ".none"
-    return t(lang, f"notice.next.{kind}{suffix}", **values)
+    if kind == "enforceable":
+        return t(lang, "notice.next.enforceable", **values)
+    if not snapshot.get("deadline"):
+        return t(lang, f"notice.next.{kind}.none", **values)
+    if kind == "reminded" and snapshot.get("next_step") == "enforceable":  # no urging in this escalation
+        return t(lang, "notice.next.reminded.enforceable", **values)
+    return t(lang, f"notice.next.{kind}", **values)
 
 
 def render(snapshot: Mapping[str, Any], lang: Lang) -> Rendered:
