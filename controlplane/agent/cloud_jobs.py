@@ -71,13 +71,20 @@ class SweepState:
     sweeps: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def close(self) -> None:
-        with self.lock:
+    def close(self, timeout_s: float = 5.0) -> bool:
+        """Close the collector; False (left open) when a sweep still holds it after ``timeout_s``: a drain that
+        timed out must not wait on a hung sweep (its threads are daemons, gone with the process)."""
+        if not self.lock.acquire(timeout=timeout_s):
+            return False
+        try:
             if self.collector is not None:
                 self.collector.close()
             self.collector = None
             self.hosts = ()
             self.sweeps = 0
+        finally:
+            self.lock.release()
+        return True
 
 
 def sweep_job(

@@ -93,8 +93,9 @@ class Agent:
         if not self.server.stop():
             self._log.warning("the HTTP server did not stop in time")
         self.health.stop()
-        for state in self.sweeps.values():
-            state.close()
+        for cloud, state in self.sweeps.items():
+            if not state.close():
+                self._log.warning("a sweep still runs: its collector is left open", cloud=cloud)
         if not self.recorder.flush():
             self._log.warning("job runs not recorded: the store is unreachable", runs=self.recorder.pending)
         return finished

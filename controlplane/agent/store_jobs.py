@@ -14,7 +14,7 @@ from collections.abc import Callable
 from controlplane.agent.runner import Done, JobProblemError, check_stop
 from controlplane.agent.runs import covered, purge_runs
 from controlplane.calendar import WorkingCalendar
-from controlplane.clock import today_cst
+from controlplane.clock import Clock, today_cst
 from controlplane.periods import add_months
 from controlplane.policy import transitions
 from controlplane.policy.facts import Month
@@ -79,8 +79,9 @@ def tick_job(
     return Done(detail)
 
 
-def previous_month(rt: Runtime) -> Month:
-    first = add_months(today_cst(rt.clock).replace(day=1), -1)
+def previous_month(clock: Clock) -> Month:
+    """The calendar month (UTC+8) before the one ``clock`` is in."""
+    first = add_months(today_cst(clock).replace(day=1), -1)
     return Month(first.year, first.month)
 
 
@@ -96,7 +97,7 @@ def evaluate_job(
     """Evaluate ``pack`` over the previous month (UTC+8) and record the evaluations as findings, once per month:
     a month already evaluated by a successful run of ``job`` is left alone (an operator's later resolve is never
     undone by evaluating the same month again). The month's last day is rolled up first."""
-    month = previous_month(rt)
+    month = previous_month(rt.clock)
     with rt.engine.connect() as conn:
         if covered(conn, job, month.label):
             return Done(f"{month.label} already evaluated", period=None)
