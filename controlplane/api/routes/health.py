@@ -44,6 +44,13 @@ class Readiness:
             return False, f"the database did not answer within {timeout:g} s"
         return self._outcome
 
+    def settle(self, timeout: float) -> bool:
+        """Wait for a check still running to end (tests, shutdown); True when none is left."""
+        pending = self._pending
+        if pending is not None:
+            pending.join(timeout)
+        return pending is None or not pending.is_alive()
+
     def _ping(self, ctx: ApiContext, done: threading.Event) -> None:
         try:
             with ctx.engine.connect() as conn:

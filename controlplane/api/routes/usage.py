@@ -105,13 +105,12 @@ def summary(
     cloud: CloudQ = None,
 ) -> WindowOut:
     today = today_cst(ctx.runtime.clock)
-    start = dt.datetime.combine(first, dt.time())
-    stop = dt.datetime.combine(end, dt.time()) if end else None
-    if stop is not None and stop <= start:
-        raise Problem(422, "validation", "to must be after from")
-    if first.year < 1970 or (end or first).year > 9000:
-        raise Problem(422, "validation", "from and to must be real days")
-    window = usage_view.cst_days(start, stop, today)
+    stop = end or today + dt.timedelta(days=1)
+    if first.year < 2000 or stop.year > 2999:
+        raise Problem(422, "validation", "from and to must be days between 2000 and 2999")
+    if stop <= first:
+        raise Problem(422, "validation", f"the window from {first} to {stop} (excluded) holds no day")
+    window = usage_view.cst_days(dt.datetime.combine(first, dt.time()), dt.datetime.combine(stop, dt.time()), today)
     with ctx.engine.connect() as conn:
         found = _resolve(conn, ctx, who, target, cloud)
         rows = usage_view.window_rows(conn, found, window)
