@@ -6,9 +6,13 @@ a fixed time."""
 
 from __future__ import annotations
 
+import datetime as dt
+import http.client
+import ipaddress
 import json
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -20,6 +24,10 @@ from typing import Any
 
 import pytest
 import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from tcp_proxy import TcpProxy, free_port
@@ -46,13 +54,38 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float = 60.0, log: Pa
         time.sleep(0.1)
 
 
-def get(url: str) -> tuple[int, str]:
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM files), for the agent's TLS."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "yunguan-agent-test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "tls.crt", directory / "tls.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    key_file.chmod(0o600)
+    return cert_file, key_file
+
+
+def get(url: str, context: ssl.SSLContext | None = None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - loopback test URL
+        with urllib.request.urlopen(url, timeout=5, context=context) as answer:  # noqa: S310 - loopback test URL
             return int(answer.status), answer.read().decode()
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read().decode()
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return 0, ""
 
 
@@ -79,7 +112,11 @@ def _sorted_labels(key: str) -> str:
 class Agent:
     def __init__(self, config: Path, env: dict[str, str], log: Path) -> None:
         self.log = log
-        self.port = yaml.safe_load(config.read_text(encoding="utf-8"))["api"]["port"]
+        api = yaml.safe_load(config.read_text(encoding="utf-8"))["api"]
+        self.port = api["port"]
+        self.context: ssl.SSLContext | None = None
+        if "tls" in api:
+            self.context = ssl.create_default_context(cafile=api["tls"]["cert_file"])
         self._out = log.open("w", encoding="utf-8")
         self.proc = subprocess.Popen(
             [sys.executable, str(REPO / "agent.py"), "--config", str(config)],
@@ -89,11 +126,11 @@ class Agent:
         )
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{'https' if self.context else 'http'}://127.0.0.1:{self.port}{path}"
 
     def get(self, path: str) -> tuple[int, str]:
         assert self.proc.poll() is None, f"the agent exited ({self.proc.returncode}):\n{self.log.read_text()[-3000:]}"
-        return get(self.url(path))
+        return get(self.url(path), self.context)
 
     def metrics(self) -> str:
         return self.get("/metrics")[1]
@@ -197,25 +234,27 @@ def test_agent_serves_probes_api_and_metrics_and_drains_on_sigterm(
 def test_agent_rides_out_a_database_outage(
     pg_url: str, tmp_path: Path, started: Callable[[dict[str, Any], dict[str, str]], Agent]
 ) -> None:
-    """PostgreSQL behind a proxy that goes away for a few seconds: /readyz turns 503, jobs fail and are counted,
-    the agent does not exit; when the proxy is back /readyz is 200 again by itself, and job_runs holds the runs from
-    before, those that failed meanwhile, and the good ones after."""
+    """PostgreSQL behind a proxy that goes away for a few seconds, the agent serving TLS from its api: config:
+    /readyz turns 503, jobs fail and are counted, the agent does not exit; when the proxy is back /readyz is 200
+    again by itself, and job_runs holds the runs from before, those that failed meanwhile, and the good ones after."""
     real = make_url(pg_url)
     proxy = TcpProxy((real.host or "127.0.0.1", real.port or 5432))
     proxy.start()
     engine = make_engine(pg_url)
     migrate.upgrade(engine)
     via_proxy = real.set(port=proxy.port).render_as_string(hide_password=False)
+    cert, key = self_signed(tmp_path)
     config = {
         "state_dir": str(tmp_path / "state"),
         "log": {"format": "json"},
         "database": {"url": via_proxy},
-        "api": {"port": free_port()},
+        "api": {"port": free_port(), "tls": {"cert_file": str(cert), "key_file": str(key)}},
         "agent": {"rollup_every_s": 1, "health_every_s": 0.3, "drain_timeout_s": 20},
     }
     agent = started(config, {})
     try:
         wait_for("/readyz", lambda: agent.get("/readyz")[0] == 200, log=agent.log)
+        assert get(agent.url("/livez").replace("https:", "http:"))[0] == 0  # TLS only
 
         def rollups() -> list[tuple[int, bool, str | None]]:
             with engine.connect() as conn:
