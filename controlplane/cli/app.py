@@ -9,6 +9,7 @@ import typer
 
 from controlplane.cli import (
     audit_cmds,
+    enforce_cmds,
     findings_cmds,
     ledger_cmds,
     policy_cmds,
@@ -41,6 +42,7 @@ app.command("reconcile")(reconcile_cmds.reconcile)
 app.command("drift")(reconcile_cmds.drift)
 app.add_typer(report_cmds.app, name="report")
 findings_cmds.register(app)  # findings, notices
+enforce_cmds.register(app, findings_cmds.app)  # enforce; findings approve
 app.add_typer(token_cmds.app, name="token")
 app.add_typer(policy_cmds.app, name="policy")
 
