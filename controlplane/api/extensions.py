@@ -12,7 +12,7 @@ from importlib import import_module
 
 from fastapi import APIRouter
 
-ROUTERS: tuple[str, ...] = ()
+ROUTERS: tuple[str, ...] = ("controlplane.hosting.api:router",)
 
 
 def load_routers(names: tuple[str, ...] = ROUTERS) -> list[APIRouter]:

@@ -10,6 +10,7 @@ import typer
 from controlplane.cli import (
     audit_cmds,
     enforce_cmds,
+    equipment_cmds,
     findings_cmds,
     ledger_cmds,
     policy_cmds,
@@ -41,6 +42,7 @@ usage_cmds.app.command("compare")(usage_reported_cmds.compare)
 app.command("reconcile")(reconcile_cmds.reconcile)
 app.command("drift")(reconcile_cmds.drift)
 app.add_typer(report_cmds.app, name="report")
+app.add_typer(equipment_cmds.app, name="equipment")
 findings_cmds.register(app)  # findings, notices
 enforce_cmds.register(app, findings_cmds.app)  # enforce; findings approve
 app.add_typer(token_cmds.app, name="token")

@@ -97,3 +97,8 @@ class EvidenceStore:
                 f"evidence file {sha256} no longer matches its record: it hashes to {actual} ({len(data)} bytes)"
             )
         return data
+
+
+def evidence_store(state_dir: Path) -> EvidenceStore:
+    """Where the CLI and the API keep evidence: ``<state_dir>/evidence``."""
+    return EvidenceStore(state_dir / "evidence")

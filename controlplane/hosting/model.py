@@ -15,8 +15,12 @@ from pydantic import Field, StringConstraints
 
 from controlplane.domain import Frozen, Name, Quantities
 
-# the tallest rack in a data hall is 58U; anything far above is a typo, not equipment
+# bounds that catch typos, not real equipment: the tallest rack in a data hall is 58U, one device draws a few kW,
+# patches a few hundred ports and is contracted at most a few hundred Gbit/s
 MAX_RACK_U = 100
+MAX_POWER_WATTS = 1_000_000
+MAX_PORTS = 100_000
+MAX_BANDWIDTH_BPS = 10**13
 
 Optional = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
@@ -84,9 +88,9 @@ class EquipmentSpec(Frozen):
     unit: Name = Field(description="the owning unit (department); the asset stays the unit's")
     system: Name | None = Field(default=None, description="the application system it serves (its code)")
     position: Position
-    power_watts: int = Field(ge=0, description="rated power, watts")
-    ports: int = Field(default=0, ge=0, description="network ports patched")
-    bandwidth_bps: int = Field(default=0, ge=0, description="contracted bandwidth, bit/s")
+    power_watts: int = Field(ge=0, le=MAX_POWER_WATTS, description="rated power, watts")
+    ports: int = Field(default=0, ge=0, le=MAX_PORTS, description="network ports patched")
+    bandwidth_bps: int = Field(default=0, ge=0, le=MAX_BANDWIDTH_BPS, description="contracted bandwidth, bit/s")
     hosted_since: dt.date
 
 
@@ -100,14 +104,14 @@ class EquipmentChange(Frozen):
     system: Name | None = None
     clear_system: bool = Field(default=False, description="detach from its system")
     position: Position | None = None
-    power_watts: int | None = Field(default=None, ge=0)
-    ports: int | None = Field(default=None, ge=0)
-    bandwidth_bps: int | None = Field(default=None, ge=0)
+    power_watts: int | None = Field(default=None, ge=0, le=MAX_POWER_WATTS, description="watts")
+    ports: int | None = Field(default=None, ge=0, le=MAX_PORTS)
+    bandwidth_bps: int | None = Field(default=None, ge=0, le=MAX_BANDWIDTH_BPS, description="bit/s")
     hosted_since: dt.date | None = None
     state: EquipmentState | None = Field(default=None, description="registered -> active; retiring is its own step")
 
 
-class Evidence(Frozen):
+class EvidenceFile(Frozen):
     """A file kept for equipment: its bytes live in the state dir under their SHA-256."""
 
     id: int
@@ -143,7 +147,7 @@ class Equipment(Frozen):
     registered_by: str
     registered_at: dt.datetime
     updated_at: dt.datetime
-    evidence: tuple[Evidence, ...] = ()
+    evidence: tuple[EvidenceFile, ...] = ()
 
     def occupies(self) -> Quantities:
         """What it takes of its system's hosting allocation: its rack units, power, bandwidth and one device."""
@@ -156,7 +160,7 @@ class Equipment(Frozen):
             devices=1,
         )
 
-    def sanitization_pending(self) -> bool:
+    def sanitization_certificate_missing(self) -> bool:
         """Disposed of while holding data and no degauss/destruction certificate kept (Chongqing 39)."""
         return (
             self.retire_reason is RetireReason.DISPOSED

@@ -33,7 +33,7 @@ from controlplane.hosting.model import (
     EquipmentChange,
     EquipmentSpec,
     EquipmentState,
-    Evidence,
+    EvidenceFile,
     EvidenceKind,
     Position,
     RetireReason,
@@ -82,7 +82,7 @@ def _scoped(query: Select[Any], caller: Caller) -> Select[Any]:
     return query.where(eq_t.c.unit == caller.unit)
 
 
-def _from_row(m: Mapping[str, Any], evidence: Sequence[Evidence] = ()) -> Equipment:
+def _from_row(m: Mapping[str, Any], evidence: Sequence[EvidenceFile] = ()) -> Equipment:
     return Equipment(
         id=m["id"],
         vendor=m["vendor"],
@@ -107,14 +107,14 @@ def _from_row(m: Mapping[str, Any], evidence: Sequence[Evidence] = ()) -> Equipm
     )
 
 
-def _evidence_of(conn: Connection, ids: Iterable[int]) -> dict[int, list[Evidence]]:
+def _evidence_of(conn: Connection, ids: Iterable[int]) -> dict[int, list[EvidenceFile]]:
     wanted = sorted(set(ids))
-    found: dict[int, list[Evidence]] = {i: [] for i in wanted}
+    found: dict[int, list[EvidenceFile]] = {i: [] for i in wanted}
     if not wanted:
         return found
     rows = conn.execute(select(ev_t).where(ev_t.c.equipment_id.in_(wanted)).order_by(ev_t.c.id)).mappings()
     for r in rows:
-        found[r["equipment_id"]].append(Evidence.model_validate(dict(r)))
+        found[r["equipment_id"]].append(EvidenceFile.model_validate(dict(r)))
     return found
 
 
@@ -354,8 +354,8 @@ def update(
             caller.actor,
             "equipment.update",
             _target(item),
-            {"serial": old.serial, **{k: before[k] for k in changed}},
-            {"serial": old.serial, **{k: after[k] for k in changed}},
+            {"vendor": old.vendor, "serial": old.serial, **{k: before[k] for k in changed}},
+            {"vendor": old.vendor, "serial": old.serial, **{k: after[k] for k in changed}},
             request_id,
         ),
     )
@@ -376,7 +376,7 @@ def retire(
     """Take equipment out of the hosting zone: it frees its rack space and counts against no allocation.
 
     Disposing of a server or storage needs a degauss or destruction certificate (Chongqing 39); it may be attached
-    after, and until it is the equipment shows ``sanitization_pending``."""
+    after, and until it is the equipment shows as awaiting it (``sanitization_certificate_missing``)."""
     _writer(caller)
     old = get_equipment(conn, caller, equipment_id, for_update=True)
     if old.state is EquipmentState.RETIRED:
@@ -395,13 +395,19 @@ def retire(
             caller.actor,
             "equipment.retire",
             _target(item),
-            {"serial": old.serial, "state": old.state.value, "position": old.position.model_dump(mode="json")},
             {
+                "vendor": old.vendor,
+                "serial": old.serial,
+                "state": old.state.value,
+                "position": old.position.model_dump(mode="json"),
+            },
+            {
+                "vendor": old.vendor,
                 "serial": old.serial,
                 "state": item.state.value,
                 "retired_on": on.isoformat(),
                 "reason": reason.value,
-                "sanitization_pending": item.sanitization_pending(),
+                "sanitization_pending": item.sanitization_certificate_missing(),
             },
             request_id,
         ),
@@ -425,7 +431,7 @@ def attach_evidence(
     chunks: Iterable[bytes],
     now: dt.datetime,
     request_id: str = "",
-) -> Evidence:
+) -> EvidenceFile:
     """Keep a file for equipment (retired equipment too: the certificate comes after disposal)."""
     _writer(caller)
     item = get_equipment(conn, caller, equipment_id, for_update=True)
@@ -442,7 +448,8 @@ def attach_evidence(
     }
     new_id = conn.execute(insert(ev_t).values(**values)).inserted_primary_key
     assert new_id is not None
-    evidence = Evidence.model_validate(values | {"id": int(new_id[0])})
+    evidence = EvidenceFile.model_validate(values | {"id": int(new_id[0])})
+    record = evidence.model_dump(mode="json", exclude={"uploaded_by", "uploaded_at"})
     audit.append(
         conn,
         Entry(
@@ -450,7 +457,7 @@ def attach_evidence(
             "equipment.evidence",
             _target(item),
             None,
-            {"serial": item.serial, **evidence.model_dump(mode="json", exclude={"uploaded_by", "uploaded_at"})},
+            {"vendor": item.vendor, "serial": item.serial, **record},
             request_id,
         ),
     )
@@ -459,7 +466,7 @@ def attach_evidence(
 
 def read_evidence(
     conn: Connection, caller: Caller, files: EvidenceStore, equipment_id: int, evidence_id: int
-) -> tuple[Evidence, bytes]:
+) -> tuple[EvidenceFile, bytes]:
     """A kept file with its record, its bytes checked against the recorded SHA-256 (``EvidenceCorruptError``)."""
     item = get_equipment(conn, caller, equipment_id)
     found = next((e for e in item.evidence if e.id == evidence_id), None)

@@ -254,8 +254,9 @@ def test_every_change_is_logged_with_the_vendor_as_actor(rt: Runtime, tmp_path: 
     assert {e.target for e in logged} == {f"equipment:{ident}"}
     registered = json.loads(logged[0].after)
     assert (registered["serial"], registered["vendor"], registered["state"]) == ("SN-1", VENDOR_A, "registered")
-    assert json.loads(logged[1].before) == {"serial": "SN-1", "power_watts": 800, "state": "registered"}
-    assert json.loads(logged[1].after) == {"serial": "SN-1", "power_watts": 900, "state": "active"}
+    who = {"vendor": VENDOR_A, "serial": "SN-1"}
+    assert json.loads(logged[1].before) == who | {"power_watts": 800, "state": "registered"}
+    assert json.loads(logged[1].after) == who | {"power_watts": 900, "state": "active"}
     assert json.loads(logged[2].after)["sha256"] == hashlib.sha256(b"%PDF-1.4 receipt").hexdigest()
     retired = json.loads(logged[3].after)
     assert (retired["reason"], retired["sanitization_pending"]) == ("disposed", True)
@@ -307,7 +308,7 @@ def test_evidence_is_kept_under_its_sha256_and_checked_on_read(rt: Runtime, tmp_
     with rt.engine.connect() as conn:
         record, body = store.read_evidence(conn, A, files, ident, kept.id)
         assert (record.name, body) == ("消磁证明.pdf", data)
-        assert not store.get_equipment(conn, A, ident).sanitization_pending()
+        assert not store.get_equipment(conn, A, ident).sanitization_certificate_missing()
         unit = Caller(Role.UNIT, f"unit:{UNIT}", unit=UNIT)
         assert store.read_evidence(conn, unit, files, ident, kept.id)[1] == data
     path.chmod(0o640)

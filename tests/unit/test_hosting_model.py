@@ -12,7 +12,7 @@ from controlplane.hosting.model import (
     Equipment,
     EquipmentKind,
     EquipmentState,
-    Evidence,
+    EvidenceFile,
     EvidenceKind,
     Position,
     RetireReason,
@@ -102,8 +102,8 @@ def test_equipment_occupies_its_height_power_bandwidth_and_one_device() -> None:
 def test_disposed_storage_needs_a_sanitization_certificate() -> None:
     """Chongqing 39: disposing of equipment holding data is pending until a degauss certificate is kept."""
     disposed = item(1, at(1, 2), state=EquipmentState.RETIRED, retire_reason=RetireReason.DISPOSED)
-    assert disposed.sanitization_pending()
-    cert = Evidence(
+    assert disposed.sanitization_certificate_missing()
+    cert = EvidenceFile(
         id=1,
         equipment_id=1,
         kind=EvidenceKind.SANITIZATION_CERTIFICATE,
@@ -114,11 +114,11 @@ def test_disposed_storage_needs_a_sanitization_certificate() -> None:
         uploaded_by="vendor:hv",
         uploaded_at=NOW,
     )
-    assert not disposed.model_copy(update={"evidence": (cert,)}).sanitization_pending()
+    assert not disposed.model_copy(update={"evidence": (cert,)}).sanitization_certificate_missing()
     removed = disposed.model_copy(update={"retire_reason": RetireReason.REMOVED})
-    assert not removed.sanitization_pending()
+    assert not removed.sanitization_certificate_missing()
     network = disposed.model_copy(update={"kind": EquipmentKind.NETWORK})
-    assert not network.sanitization_pending()
+    assert not network.sanitization_certificate_missing()
 
 
 def test_only_operators_admins_and_vendors_write() -> None:
