@@ -41,7 +41,7 @@ def cli(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: 
 
 def test_register_list_show_retire(cli) -> None:  # type: ignore[no-untyped-def]
     """Both rows registered in one go; listed as JSON; shown with zh labels; one retired, freeing its place."""
-    done = cli("--lang", "en", "equipment", "register", str(DATA / "equipment-register.yaml"), "--vendor", VENDOR)
+    done = cli("--lang", "en", "equipment", "register", str(EXAMPLES / "equipment-demo.yaml"), "--vendor", VENDOR)
     assert done.exit_code == 0, done.stderr
     assert "registered 2 piece(s) of equipment" in done.stderr
     listed = json.loads(cli("equipment", "list", "-o", "json").stdout)
@@ -92,7 +92,7 @@ def test_a_bad_file_is_rejected_whole_naming_row_and_column(cli, tmp_path: Path)
 def test_reconcile_of_the_hosting_zone(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """With RS-004's two devices registered within its approval, the zone's drift is BK-009's under (approved, nothing
     registered); a device for no system adds an unapproved one."""
-    assert cli("equipment", "register", str(DATA / "equipment-register.yaml"), "--vendor", VENDOR).exit_code == 0
+    assert cli("equipment", "register", str(EXAMPLES / "equipment-demo.yaml"), "--vendor", VENDOR).exit_code == 0
     first = cli("reconcile", "hosting-zone")
     assert first.exit_code == 1, first.stderr
     drift = json.loads(cli("drift", "--cloud", "hosting-zone", "-o", "json").stdout)
