@@ -35,7 +35,10 @@ class _ToStructlog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         log = structlog.get_logger(record.name)
-        log.log(record.levelno, record.getMessage())
+        if record.exc_info:
+            log.log(record.levelno, record.getMessage(), exc_info=record.exc_info)
+        else:
+            log.log(record.levelno, record.getMessage())
 
 
 def route_library_logs(level: int = logging.WARNING) -> None:
