@@ -22,7 +22,7 @@ MAX_POWER_WATTS = 1_000_000
 MAX_PORTS = 100_000
 MAX_BANDWIDTH_BPS = 10**13
 
-Optional = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
 class EquipmentKind(StrEnum):
@@ -82,7 +82,7 @@ class EquipmentSpec(Frozen):
     """What a vendor states about one piece of equipment when registering it."""
 
     serial: Name = Field(description="serial number: unique among the vendor's equipment")
-    asset_tag: Optional = Field(default="", description="the owning unit's asset tag")
+    asset_tag: Text = Field(default="", description="the owning unit's asset tag")
     kind: EquipmentKind
     model: Name
     unit: Name = Field(description="the owning unit (department); the asset stays the unit's")
@@ -97,7 +97,7 @@ class EquipmentSpec(Frozen):
 class EquipmentChange(Frozen):
     """A partial update: the fields given change, the others stay. Serial and vendor never change."""
 
-    asset_tag: Optional | None = None
+    asset_tag: Text | None = None
     kind: EquipmentKind | None = None
     model: Name | None = None
     unit: Name | None = None
