@@ -338,3 +338,18 @@ def test_the_same_file_twice_is_stored_once_and_oversize_refused(rt: Runtime, tm
             EvidenceKind.OTHER,
         ]
         assert conn.execute(select(equipment.c.serial)).scalars().all() == ["SN-1"]
+
+
+def test_a_conflict_only_the_database_sees_is_still_a_conflict(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another writer's row committed after this one checked: the constraint's refusal becomes the same conflict
+    (field position, or serial), inside a savepoint, so the transaction goes on and can still register elsewhere."""
+    register(rt, A, spec("SN-1", 1, 4))
+    monkeypatch.setattr(store, "_check_position", lambda *_args, **_kw: None)
+    with rt.engine.begin() as conn:
+        with pytest.raises(store.EquipmentConflictError, match="is taken") as refused:
+            store.register(conn, rt.audit, A, spec("SN-2", 3), rt.clock.now())
+        assert refused.value.field == "position"
+        store.register(conn, rt.audit, A, spec("SN-3", 5), rt.clock.now())
+    with rt.engine.connect() as conn:
+        assert [e.serial for e in store.list_equipment(conn, A)] == ["SN-1", "SN-3"]
+    assert [json.loads(e.after)["serial"] for e in events(rt)] == ["SN-1", "SN-3"]
