@@ -3,6 +3,7 @@ and the background jobs. One per ``create_app``; kept on ``app.state``, never in
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from sqlalchemy import Engine
 from controlplane.api.settings import ApiSettings
 from controlplane.api.tokens import Token, authenticate
 from controlplane.runtime import Runtime
+from controlplane.store.engine import reader
 
 if TYPE_CHECKING:
     from controlplane.api.jobs import Jobs
@@ -28,6 +30,10 @@ class ApiContext:
         self._api = api
         self._jobs: Jobs | None = None
         self._readiness: Readiness | None = None
+        self._reader: Engine | None = None
+        # SQLite has one writer at a time: writing requests queue here rather than in SQLite's busy handler (which
+        # sleeps up to 100 ms between tries); None on PostgreSQL, where rows are locked, not the database
+        self.write_gate: asyncio.Lock | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -40,6 +46,18 @@ class ApiContext:
     @property
     def engine(self) -> Engine:
         return self.runtime.engine
+
+    @property
+    def reader(self) -> Engine:
+        """The engine for requests that only read (deferred transactions on SQLite: they never queue)."""
+        if self._reader is None:
+            self._reader = reader(self.engine)
+        return self._reader
+
+    def gate(self) -> asyncio.Lock | None:
+        if self.write_gate is None and self.engine.dialect.name == "sqlite":
+            self.write_gate = asyncio.Lock()
+        return self.write_gate
 
     @property
     def api(self) -> ApiSettings:
@@ -78,7 +96,7 @@ class ApiContext:
         return self.runtime.clock.now()
 
     def authenticate(self, text: str) -> Token | None:
-        with self.engine.connect() as conn:
+        with self.reader.connect() as conn:
             return authenticate(conn, text, self.now())
 
 

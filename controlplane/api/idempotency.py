@@ -90,7 +90,7 @@ def _claim(ctx: ApiContext, principal: str, key: str, print_: str, request_id: s
         pass
     else:
         return None
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         row = conn.execute(
             select(keys_table).where(keys_table.c.principal == principal, keys_table.c.key == key)
         ).first()

@@ -131,7 +131,7 @@ class Jobs:
 
 
 def load_job(ctx: ApiContext, job_id: str) -> dict[str, Any] | None:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         row = conn.execute(select(api_jobs).where(api_jobs.c.id == job_id, api_jobs.c.kind == KIND)).mappings().first()
     return job_view(row) if row is not None else None
 

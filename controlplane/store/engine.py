@@ -1,7 +1,8 @@
 """Engines for the two backends, with the settings each needs to be safe.
 
 SQLite: WAL, foreign keys on, a busy timeout, and every transaction begun IMMEDIATE so that two writers queue for
-the lock instead of failing on upgrade. PostgreSQL: psycopg 3.
+the lock instead of failing on upgrade; except on a ``reader``, whose transactions only read and begin deferred.
+PostgreSQL: psycopg 3.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ def normalise_url(url: str | URL, password: str | None = None) -> URL:
     if password is not None:
         parsed = parsed.set(password=password)
     return parsed
+
+
+READ_ONLY = "yunguan_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The same engine (and pool) for transactions that only read: on SQLite they begin deferred, so many readers
+    never queue behind each other or a writer for the write lock. A write inside one is an error on SQLite."""
+    return engine.execution_options(**{READ_ONLY: True})
 
 
 def make_engine(url: str | URL, password: str | None = None, busy_timeout_s: float = 30.0) -> Engine:
@@ -47,6 +57,7 @@ def _sqlite_engine(url: URL, busy_timeout_s: float) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a reader (``reader(engine)``) takes no write lock: in WAL it reads its snapshot and never waits
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine

@@ -70,7 +70,7 @@ def list_events(
     for column, value in (("actor", actor), ("action", action), ("request_id", request_id)):
         if value is not None:
             query = query.where(audit_events.c[column] == value)
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         rows = conn.execute(query.limit(limit + 1)).mappings().all()
     events = [
         EventOut.model_validate({**r, "before": json.loads(r["before"]), "after": json.loads(r["after"])})
@@ -99,7 +99,7 @@ class VerifyOut(BaseModel):
 @router.get("/audit/verify", summary="Walk the hash chain and the signed checkpoints", response_model=VerifyOut)
 def verify_log(ctx: Ctx, _who: Annotated[Principal, Depends(requires(Permission.AUDIT_VERIFY))]) -> VerifyOut:
     rt = ctx.runtime
-    with rt.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         report = verify(iter_events(conn), read_checkpoints(conn), rt.signer.public, read_head(conn))
     return VerifyOut(
         ok=report.ok,

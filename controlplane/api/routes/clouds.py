@@ -33,7 +33,7 @@ def list_clouds(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[CloudOut]:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         found = sorted(load_clouds(conn).values(), key=lambda c: c.name)
     if who.role is Role.VENDOR:
         found = [c for c in found if c.vendor == who.vendor]

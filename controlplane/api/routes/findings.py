@@ -102,7 +102,7 @@ def list_findings(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[Finding]:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
         found = findings(conn, state=state or None, system=system, cloud=cloud, rule_id=rule)
     found = [f for f in found if mine is None or f.system in mine]
@@ -119,7 +119,7 @@ def list_findings(
 def show_finding(
     finding_id: FindingId, ctx: Ctx, who: Annotated[Principal, Depends(requires(Permission.FINDINGS_READ))]
 ) -> FindingDetail:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         finding = _visible(conn, who, get_finding(conn, finding_id))
         return FindingDetail(
             finding=finding, history=finding_history(conn, finding_id), actions=_actions_of(conn, finding_id)
@@ -208,7 +208,7 @@ def list_actions(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[ActionOut]:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
         rows = [ActionOut.of(r) for r in enforce.actions(conn, state)]
         if finding is not None:

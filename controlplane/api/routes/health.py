@@ -53,7 +53,7 @@ class Readiness:
 
     def _ping(self, ctx: ApiContext, done: threading.Event) -> None:
         try:
-            with ctx.engine.connect() as conn:
+            with ctx.reader.connect() as conn:
                 conn.execute(text("SELECT 1")).scalar()
             self._outcome = (True, "database answers")
         except Exception as exc:  # noqa: BLE001 - any failure means not ready; the kind is the answer

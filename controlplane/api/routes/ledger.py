@@ -95,7 +95,7 @@ class SystemDetail(SystemOut):
 
 @router.get("/systems", summary="Application systems", response_model=Page[SystemOut])
 def list_systems(request: Request, ctx: Ctx, who: Reader, limit: Limit = 100, cursor: Cursor = None) -> Page[SystemOut]:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
         found = [s for s, _ in systems(conn) if mine is None or s.key in mine]
     items, following = paginate(request, found, lambda s: [s.key], limit, cursor)
@@ -106,7 +106,7 @@ def list_systems(request: Request, ctx: Ctx, who: Reader, limit: Limit = 100, cu
     "/systems/{key:path}", summary="One system, its footprint and its approval today", response_model=SystemDetail
 )
 def get_system(key: str, ctx: Ctx, who: Reader) -> SystemDetail:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
         found = next((s for s, _ in systems(conn) if s.key == key), None)
         if found is None or (mine is not None and key not in mine):
@@ -137,7 +137,7 @@ def list_allocations(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[AllocationOut]:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
         found = approved_at(conn, day or today_cst(ctx.runtime.clock), system)
     rows = [AllocationOut.of(a) for a in found if mine is None or a.system.key in mine]
@@ -155,7 +155,7 @@ def allocation_history(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[AllocationOut]:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
         found = history(conn, system)
     rows = [AllocationOut.of(a) for a in found if mine is None or a.system.key in mine]

@@ -121,7 +121,7 @@ def list_runs(
         query = query.where(
             (api_jobs.c.created < created) | ((api_jobs.c.created == created) & (api_jobs.c.id < last_id))
         )
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         rows = [job_view(r) for r in conn.execute(query.limit(limit + 1)).mappings()]
     following = None
     if len(rows) > limit:
@@ -159,8 +159,8 @@ class DriftOut(BaseModel):
     is_new: bool = Field(description="not in the cloud's run before")
 
 
-def _drift_key(d: DriftOut) -> list[object]:
-    return [d.cloud, d.drift_class.value, d.system or "", d.resource_id, d.resource_kind]
+def _drift_key(d: dict[str, Any]) -> list[object]:
+    return [d["cloud"], d["drift_class"], d["system"] or "", d["resource_id"], d["resource_kind"]]
 
 
 @router.get("/drift", summary="The drift of each cloud's latest run", response_model=Page[DriftOut])
@@ -175,9 +175,9 @@ def list_drift(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[DriftOut]:
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
         rows = latest_drift(conn, cloud, system, drift_class.value if drift_class else None)
-    found = sorted((DriftOut.model_validate(r) for r in rows if mine is None or r["system"] in mine), key=_drift_key)
+    found = sorted((r for r in rows if mine is None or r["system"] in mine), key=_drift_key)
     items, following = paginate(request, found, _drift_key, limit, cursor)
-    return Page[DriftOut](items=items, next=following)
+    return Page[DriftOut](items=[DriftOut.model_validate(r) for r in items], next=following)

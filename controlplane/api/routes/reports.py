@@ -66,7 +66,7 @@ def monthly(
     if today_cst(rt.clock) < dt.date(year + number // 12, number % 12 + 1, 1):
         raise Problem(422, "month-not-over", f"{shown} is not over yet in Beijing")
     usage = rt.settings.usage
-    with rt.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         report = gather(
             conn,
             year,

@@ -82,7 +82,7 @@ def _resolve(conn: Connection, ctx: ApiContext, who: Principal, target: str, clo
 )
 def latest(target: Annotated[str, Path(max_length=300)], ctx: Ctx, who: Reader, cloud: CloudQ = None) -> LatestOut:
     today = today_cst(ctx.runtime.clock)
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         found = _resolve(conn, ctx, who, target, cloud)
         approvals = [a for a in approved_at(conn, today) if a.system.key in found.owners and a.cloud == found.cloud]
         rows = usage_view.latest_rows(conn, found, approvals)
@@ -111,7 +111,7 @@ def summary(
     if stop <= first:
         raise Problem(422, "validation", f"the window from {first} to {stop} (excluded) holds no day")
     window = usage_view.cst_days(dt.datetime.combine(first, dt.time()), dt.datetime.combine(stop, dt.time()), today)
-    with ctx.engine.connect() as conn:
+    with ctx.reader.connect() as conn:
         found = _resolve(conn, ctx, who, target, cloud)
         rows = usage_view.window_rows(conn, found, window)
     last = (window.end.astimezone(CST) - dt.timedelta(days=1)).date()

@@ -1,0 +1,234 @@
+"""HTTP API throughput on loopback: uvicorn serving ``create_app`` in a subprocess over a store holding the demo ledger
+and a reconcile run's drift; concurrent clients read the drift (an operator's token) and, where the hosting routes
+are served, register equipment (a vendor's token, one new serial and rack position per request). Prints requests/s,
+p50 and p99 latency and the answers that were not 2xx.
+
+    .venv/bin/python tests/bench/api_bench.py [--requests 3000] [--concurrency 16] [--backend sqlite|postgresql]
+
+Targets (the issue): >= 500 registrations/s, p99 <= 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+EXAMPLES = REPO / "deploy" / "examples"
+PG_ADMIN = os.environ.get("YUNGUAN_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+HOSTING_VENDOR = "某托管服务商"
+DRIFT_ROWS = 300
+
+
+def serve(config: Path, port: int) -> None:
+    """The server process: the agent's way of serving the API, without its scheduler."""
+    import uvicorn
+
+    from controlplane.api.app import create_app
+    from controlplane.config import load_settings
+    from controlplane.logs import configure_logging
+    from controlplane.redaction import Redactor
+    from controlplane.runtime import open_runtime
+
+    settings = load_settings(config)
+    configure_logging(Redactor(settings.secret_values()), "warning", "json")
+    runtime = open_runtime(settings)
+    app = create_app(lambda: runtime)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(workdir: Path, db_url: str) -> tuple[Path, dict[str, str]]:
+    """Config, schema, demo ledger, a run with DRIFT_ROWS drift records, and the tokens."""
+    from controlplane.api.tokens import Role, create_token
+    from controlplane.config import load_settings
+    from controlplane.ledger.forms import read_ledger_file
+    from controlplane.ledger.rows import parse_ledger
+    from controlplane.ledger.store import apply_batch, load_clouds, sync_clouds
+    from controlplane.runtime import open_runtime
+    from controlplane.store import migrate
+    from controlplane.store.engine import make_engine
+    from controlplane.store.tables import drift_records, reconcile_run_clouds, reconcile_runs
+
+    config = workdir / "yunguan.yaml"
+    config.write_text(
+        (EXAMPLES / "yunguan.yaml").read_text(encoding="utf-8")
+        + f"state_dir: {workdir / 'state'}\ndatabase:\n  url: {db_url}\n",
+        encoding="utf-8",
+    )
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    rt = open_runtime(load_settings(config))
+    tokens: dict[str, str] = {}
+    with rt.engine.begin() as conn:
+        sync_clouds(conn, rt.configured_clouds(), rt.audit, "operator:bench")
+        raw = read_ledger_file(EXAMPLES / "ledger-demo.csv")
+        apply_batch(conn, parse_ledger(raw, load_clouds(conn)), rt.audit, "operator:bench", rt.clock.now())
+        now = rt.clock.now()
+        run = conn.execute(
+            insert(reconcile_runs).values(
+                started_at=now, ended_at=now, status="ok", dry_run=False, clouds="{}", counts="{}", api_calls=0,
+                new_drift=DRIFT_ROWS, resolved_drift=0,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]  # fmt: skip
+        conn.execute(insert(reconcile_run_clouds).values(run_id=run, cloud="yunguan-local", complete=True, api_calls=0))
+        conn.execute(
+            insert(drift_records),
+            [
+                {
+                    "run_id": run, "cloud": "yunguan-local", "system": "ZW-001", "drift_class": "over",
+                    "resource_kind": "server", "resource_id": f"srv-{i:05d}", "resource_name": f"web-{i}",
+                    "detail": json.dumps({"vcpu": {"approved": 4, "observed": 8}}), "is_new": True,
+                }
+                for i in range(DRIFT_ROWS)
+            ],
+        )  # fmt: skip
+        for role, vendor in (("operator", None), ("vendor", HOSTING_VENDOR)):
+            _, tokens[role] = create_token(
+                conn, rt.audit, role=Role(role), name=f"bench-{role}", days=1, now=now, actor="operator:bench",
+                vendor=vendor,
+            )  # fmt: skip
+    rt.close()
+    return config, tokens
+
+
+async def _load(
+    base: str, headers: dict[str, str], make: Callable[[int], tuple[str, str, Any]], n: int, concurrency: int
+) -> tuple[float, list[float], dict[int, int]]:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = iter(range(n))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+
+        async def worker() -> None:
+            for i in counter:
+                method, url, body = make(i)
+                started = time.perf_counter()
+                answer = await client.request(method, url, json=body)
+                latencies.append(time.perf_counter() - started)
+                statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - started
+    return wall, latencies, statuses
+
+
+def report(name: str, wall: float, latencies: list[float], statuses: dict[int, int]) -> None:
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    print(
+        f"{name:28} {len(ms):6d} requests  {len(ms) / wall:8.0f} req/s  p50 {statistics.median(ms):6.1f} ms  "
+        f"p99 {p99:6.1f} ms  statuses {dict(sorted(statuses.items()))}"
+    )
+
+
+def registration(i: int, run: str) -> tuple[str, str, Any]:
+    body = {
+        "serial": f"BENCH-{run}-{i:06d}",
+        "kind": "server",
+        "model": "PowerEdge R750",
+        "unit": "市人力资源和社会保障局",
+        "system": "RS-004",
+        "position": {"site": "遂宁数据中心", "room": "B1", "rack": f"{run}-R{i // 40:05d}", "u_start": i % 40 + 1,
+                     "u_height": 1},
+        "power_watts": 500,
+        "ports": 2,
+        "bandwidth_bps": 10_000_000,
+        "hosted_since": "2026-03-05",
+    }  # fmt: skip
+    return "POST", "/v1/equipment", body
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per phase")
+    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(Path(args.serve[0]), int(args.serve[1]))
+        return
+    with tempfile.TemporaryDirectory(prefix="yunguan-api-bench-") as tmp:
+        workdir = Path(tmp)
+        pg_name = f"yunguan_bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT") if args.backend == "postgresql" else None
+        if admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{pg_name}"'))
+            db_url = PG_ADMIN.rsplit("/", 1)[0] + f"/{pg_name}"
+        else:
+            db_url = f"sqlite:///{workdir / 'yunguan.db'}"
+        server: subprocess.Popen[bytes] | None = None
+        try:
+            config, tokens = prepare(workdir, db_url)
+            port = _port()
+            server = subprocess.Popen([sys.executable, __file__, "--serve", str(config), str(port)])
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not become ready")
+                time.sleep(0.1)
+            spec = httpx.get(f"{base}/v1/openapi.json").json()
+            print(f"{args.backend}, {args.concurrency} in flight, uvicorn on 127.0.0.1 ({os.cpu_count()} CPUs)")
+            operator = {"Authorization": f"Bearer {tokens['operator']}"}
+            asyncio.run(_load(base, operator, lambda _i: ("GET", "/v1/drift?limit=20", None), 200, args.concurrency))
+            report(
+                "drift reads (20 a page)",
+                *asyncio.run(
+                    _load(
+                        base, operator, lambda _i: ("GET", "/v1/drift?limit=20", None), args.requests, args.concurrency
+                    )
+                ),
+            )
+            if "/v1/equipment" in spec["paths"]:
+                vendor = {"Authorization": f"Bearer {tokens['vendor']}"}
+                run = uuid.uuid4().hex[:6]
+                report(
+                    "equipment registrations",
+                    *asyncio.run(_load(base, vendor, lambda i: registration(i, run), args.requests, args.concurrency)),
+                )
+            else:
+                print("equipment registrations: no /v1/equipment route is served yet")
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(30)
+            if admin is not None:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+                admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
