@@ -50,8 +50,9 @@ app.add_typer(policy_cmds.app, name="policy")
 
 
 @app.callback()
-def root(
+def root(  # typer passes options by name
     ctx: typer.Context,
+    *,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", envvar="YUNGUAN_CONFIG", help="config file (YAML)")
     ] = None,
@@ -60,8 +61,15 @@ def root(
         str | None,
         typer.Option("--actor", help="who is acting, for the operation log (default operator:$USER)"),
     ] = None,
+    server: Annotated[
+        str | None, typer.Option("--server", help="the agent's API (https://HOST:PORT): run the command there")
+    ] = None,
+    token_file: Annotated[
+        Path | None, typer.Option("--token-file", dir_okay=False, help="file holding the API token (--server)")
+    ] = None,
 ) -> None:
-    st = CliState(config_path=config, lang_option=lang)
+    st = CliState(config_path=config, lang_option=lang, server_option=server, token_file_option=token_file)
+    st.local_ok = ctx.invoked_subcommand in LOCAL_ONLY
     if actor:
         st.actor = actor
     ctx.obj = st
@@ -97,7 +105,8 @@ def agent_cmd(
     raise typer.Exit(agent.run(st.config_path, check=check))
 
 
-_GLOBAL_OPTIONS = ("--lang", "--config", "-c", "--actor")
+_GLOBAL_OPTIONS = ("--lang", "--config", "-c", "--actor", "--server", "--token-file")
+LOCAL_ONLY = ("db", "token", "agent")  # admin commands on the local store even when a server is configured
 
 
 def hoist_global_options(argv: list[str]) -> list[str]:

@@ -13,9 +13,12 @@ from controlplane.audit.archive import read_archived_checkpoints, write_export
 from controlplane.audit.chain import format_time
 from controlplane.audit.log import iter_events, read_checkpoints, read_head
 from controlplane.audit.signing import load_public_key
+from controlplane.audit.verify import Problem as VerifyProblem
+from controlplane.audit.verify import Report as VerifyReport
 from controlplane.audit.verify import verify as verify_log
-from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_INPUT, guarded, print_msg, state
+from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_USAGE, CliState, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.cli.remote import RemoteError
 from controlplane.clock import CST
 
 app = typer.Typer(help="The operation log (操作日志): verify, export, checkpoint, purge.", no_args_is_help=True)
@@ -37,20 +40,28 @@ def verify(
         Path | None, typer.Option("--public-key", help="PEM public key (default: the configured signing key)")
     ] = None,
     output: Annotated[Format, typer.Option("--output", "-o")] = Format.TABLE,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="verify the local store even when a server is configured")
+    ] = False,
 ) -> None:
-    """Walk the hash chain and the signed checkpoints; exit 1 and name the first bad seq on any tampering."""
+    """Walk the hash chain and the signed checkpoints; exit 1 and name the first bad seq on any tampering.
+    With a server configured the server verifies its log, unless --offline."""
     st = state(ctx)
-    rt = st.runtime()
-    public = load_public_key(public_key) if public_key else rt.signer.public
-    archived = []
-    if checkpoints is not None:
-        try:
-            archived = read_archived_checkpoints(checkpoints)
-        except (OSError, ValueError) as exc:
-            st.err.print(str(exc), markup=False)
-            raise typer.Exit(EXIT_INPUT) from None
-    with rt.engine.connect() as conn:
-        report = verify_log(iter_events(conn), [*read_checkpoints(conn), *archived], public, read_head(conn))
+    st.local_ok = st.local_ok or offline
+    remote = None if offline else st.remote()
+    if remote is not None:
+        if checkpoints is not None or public_key is not None:
+            raise RemoteError("--checkpoints and --public-key verify the local store: add --offline", EXIT_USAGE)
+        got = remote.get("/v1/audit/verify")
+        report = VerifyReport(
+            events=got["events"],
+            first_seq=got["first_seq"],
+            last_seq=got["last_seq"],
+            checkpoints=got["checkpoints"],
+            problems=[VerifyProblem(p["seq"], p["kind"], p["detail"]) for p in got["problems"]],
+        )
+    else:
+        report = _verify_local(st, checkpoints, public_key)
     if output is not Format.TABLE:
         emit(
             st.out,
@@ -85,6 +96,20 @@ def verify(
             st.out.print(f"  seq {p.seq}: {p.kind}: {p.detail}", highlight=False, markup=False)
     if not report.ok:
         raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _verify_local(st: CliState, checkpoints: Path | None, public_key: Path | None) -> VerifyReport:
+    rt = st.runtime()
+    public = load_public_key(public_key) if public_key else rt.signer.public
+    archived = []
+    if checkpoints is not None:
+        try:
+            archived = read_archived_checkpoints(checkpoints)
+        except (OSError, ValueError) as exc:
+            st.err.print(str(exc), markup=False)
+            raise typer.Exit(EXIT_INPUT) from None
+    with rt.engine.connect() as conn:
+        return verify_log(iter_events(conn), [*read_checkpoints(conn), *archived], public, read_head(conn))
 
 
 @app.command("export")

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from controlplane.audit.log import AuditHeadMissingError
 from controlplane.audit.signing import SigningKeyError
+from controlplane.cli.remote import Remote, RemoteError, resolve
 from controlplane.config import ConfigError, Settings, load_settings
 from controlplane.i18n import Lang, default_lang, t
 from controlplane.ledger.forms import LedgerFileError
@@ -50,8 +51,21 @@ class CliState:
     actor: str = field(default_factory=lambda: f"operator:{getpass.getuser()}")
     out: Console = field(default_factory=lambda: Console(soft_wrap=True))
     err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    server_option: str | None = None
+    token_file_option: Path | None = None
+    local_ok: bool = False  # a local-only admin command (db upgrade, token, audit verify --offline)
     _settings: Settings | None = None
     _runtime: Runtime | None = None
+    _remote: Remote | None = None
+    _remote_resolved: bool = False
+
+    def remote(self) -> Remote | None:
+        """The agent's API when a server is configured (options, environment, client config), else None."""
+        if not self._remote_resolved:
+            self._remote_resolved = True
+            config = resolve(self.server_option, self.token_file_option)
+            self._remote = Remote(config) if config is not None else None
+        return self._remote
 
     @property
     def settings(self) -> Settings:
@@ -74,6 +88,12 @@ class CliState:
 
     def runtime(self, check_schema: bool = True) -> Runtime:
         if self._runtime is None:
+            if not self.local_ok and self.remote() is not None:
+                raise RemoteError(
+                    "this command has no remote form yet: it is not run locally while a server is configured"
+                    " (unset --server / YUNGUAN_SERVER / the client config to run it on the local store)",
+                    EXIT_USAGE,
+                )
             self._runtime = open_runtime(self.settings, check_schema=check_schema)
         return self._runtime
 
@@ -83,6 +103,8 @@ class CliState:
     def close(self) -> None:
         if self._runtime is not None:
             self._runtime.close()
+        if self._remote is not None:
+            self._remote.close()
 
 
 def state(ctx: typer.Context) -> CliState:
@@ -109,6 +131,8 @@ def guarded(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(EXIT_INPUT) from None
         except ConfigError as exc:
             _fail(st, redact(str(exc)), EXIT_CONFIG)
+        except RemoteError as exc:
+            _fail(st, str(exc), exc.code)
         except (SchemaError, SigningKeyError, AuditHeadMissingError) as exc:
             _fail(st, redact(str(exc)), EXIT_STORE)
         except SQLAlchemyError as exc:

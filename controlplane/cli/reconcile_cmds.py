@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_USAGE, guarded, print_msg, state
+from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_USAGE, CliState, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.cli.remote import EXIT_REMOTE, Remote, RemoteError
 from controlplane.reconcile.drift import DriftClass
 from controlplane.reconcile.runs import latest_drift
 from controlplane.reconcile.service import per_cloud, reconcile_clouds
@@ -28,6 +30,10 @@ def reconcile(
     Exit 0: no drift; 1: drift found; 6: some cloud could not be listed completely (nothing was concluded from
     what was missing there)."""
     st = state(ctx)
+    remote = st.remote()
+    if remote is not None:
+        _reconcile_remote(st, remote, [] if all_clouds or not clouds else clouds, dry_run)
+        return
     rt = st.runtime()
     configured = {c.name: c for c in rt.settings.clouds}
     names = list(configured) if all_clouds or not clouds else clouds
@@ -44,20 +50,48 @@ def reconcile(
             rt, names, st.actor, dry_run=dry_run, progress=lambda message: bar.update(task, description=message)
         )
     summary = done.summary
-    for name, n in done.pulled.items():
-        print_msg(st, "records_pulled", cloud=name, n=n)
     rows = per_cloud(summary)
-    columns = [("cloud", st.t("cloud")), ("status", st.t("status")), ("api_calls", st.t("api_calls"))]
-    columns += [(c.value, c.value) for c in DriftClass]
-    columns += [("new", st.t("new")), ("resolved", st.t("resolved"))]
-    title = st.t("reconcile_dry") if dry_run else st.t("reconcile_title", run=summary.run_id)
-    emit(st.out, Format.TABLE, rows, columns, title)
-    for result in summary.results:
-        if not result.complete:
-            print_msg(st, "partial_note", cloud=result.cloud, why="; ".join(result.problems)[:500])
+    _show_run(st, done.pulled, rows, summary.run_id, dry_run)
     if summary.status != "ok":
         raise typer.Exit(EXIT_PARTIAL)
     if summary.drift:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+def _show_run(
+    st: CliState, pulled: dict[str, int], rows: list[dict[str, Any]], run_id: int | None, dry_run: bool
+) -> None:
+    for name, n in pulled.items():
+        print_msg(st, "records_pulled", cloud=name, n=n)
+    columns = [("cloud", st.t("cloud")), ("status", st.t("status")), ("api_calls", st.t("api_calls"))]
+    columns += [(c.value, c.value) for c in DriftClass]
+    columns += [("new", st.t("new")), ("resolved", st.t("resolved"))]
+    title = st.t("reconcile_dry") if dry_run else st.t("reconcile_title", run=run_id)
+    emit(st.out, Format.TABLE, rows, columns, title)
+    for row in rows:
+        if row["status"] != "ok":
+            print_msg(st, "partial_note", cloud=row["cloud"], why="; ".join(row["problems"])[:500])
+
+
+def _reconcile_remote(st: CliState, remote: Remote, clouds: list[str], dry_run: bool) -> None:
+    """Start the run on the server, follow its progress until it is done, show it as a local run."""
+    run = remote.post("/v1/reconcile-runs", {"clouds": clouds, "dry_run": dry_run})
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=st.err, transient=True
+    ) as bar:
+        task = bar.add_task(run["progress"], total=None)
+        while run["state"] == "running":
+            time.sleep(remote.config.poll_s)
+            run = remote.get(f"/v1/reconcile-runs/{run['id']}")
+            bar.update(task, description=run["progress"])
+    result = run["result"]
+    if run["state"] != "done" or result is None:
+        raise RemoteError(f"reconcile run {run['id']} failed on the server: {run['error']}", EXIT_REMOTE)
+    rows = [{**{k: v for k, v in line.items() if k != "counts"}, **line["counts"]} for line in result["clouds"]]
+    _show_run(st, result["records_pulled"], rows, result["run_id"], dry_run)
+    if result["status"] != "ok":
+        raise typer.Exit(EXIT_PARTIAL)
+    if any(sum(line["counts"].values()) for line in result["clouds"]):
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
@@ -71,9 +105,13 @@ def drift(
 ) -> None:
     """The drift found by the latest run of each cloud. Exit 1 when there is any."""
     st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.connect() as conn:
-        rows = latest_drift(conn, cloud, system, drift_class.value if drift_class else None)
+    remote = st.remote()
+    if remote is not None:
+        params = {"cloud": cloud, "system": system, "class": drift_class.value if drift_class else None}
+        rows: list[dict[str, Any]] = list(remote.items("/v1/drift", params))
+    else:
+        with st.runtime().engine.connect() as conn:
+            rows = latest_drift(conn, cloud, system, drift_class.value if drift_class else None)
     if not rows and output is Format.TABLE:
         print_msg(st, "no_drift")
         return

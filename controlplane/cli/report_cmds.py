@@ -4,6 +4,7 @@ Chongqing 16), as XLSX, a self-contained HTML page or one CSV table, logged in t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli.context import EXIT_USAGE, guarded, print_msg, state
+from controlplane.cli.context import EXIT_USAGE, CliState, guarded, print_msg, state
+from controlplane.cli.remote import EXIT_REMOTE, Remote, RemoteError
 from controlplane.clock import today_cst
 from controlplane.report.gather import gather
 from controlplane.report.labels import text
@@ -42,6 +44,10 @@ def monthly(
     mean and peak CPU, memory and disk with their sample counts and quality, findings and their states, actions
     taken, and vendor-reported against measured figures. The file's SHA-256 goes to the operation log."""
     st = state(ctx)
+    remote = st.remote()
+    if remote is not None:
+        _monthly_remote(st, remote, month, fmt, out)
+        return
     rt = st.runtime()
     found = month_of(month)
     if found is None:
@@ -71,4 +77,28 @@ def monthly(
     message = text(
         st.lang, "cli.written", month=shown, out=done.path, format=fmt.value, sha256=done.sha256, seq=done.seq
     )
+    st.err.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+def _monthly_remote(st: CliState, remote: Remote, month: str, fmt: ReportFormat, out: Path | None) -> None:
+    """Download the server's report; its bytes must hash to the SHA-256 the server logged."""
+    found = month_of(month)
+    if found is None:
+        print_msg(st, "bad_month", value=month)
+        raise typer.Exit(EXIT_USAGE)
+    shown = f"{found[0]:04d}-{found[1]:02d}"
+    path = out or Path(f"yunguan-report-{shown}.{fmt.value}")
+    try:
+        headers = remote.download(f"/v1/reports/monthly/{shown}", {"format": fmt.value, "lang": st.lang}, path)
+    except OSError as exc:
+        st.err.print(f"{st.t('error')}: {path}: {exc.strerror or exc}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    if sha256 != headers.get("x-content-sha256"):
+        path.unlink()
+        raise RemoteError(
+            f"the downloaded report does not hash to the logged {headers.get('x-content-sha256')}", EXIT_REMOTE
+        )
+    seq = headers.get("x-operation-log-seq")
+    message = text(st.lang, "cli.written", month=shown, out=path, format=fmt.value, sha256=sha256, seq=seq)
     st.err.print(message, highlight=False, markup=False, soft_wrap=True)
