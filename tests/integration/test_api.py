@@ -8,7 +8,9 @@ import datetime as dt
 import hashlib
 import json
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from api_fixtures import Api, api_fixture, make_token, open_finding  # noqa: F401 - api_fixture is `api`
 from sqlalchemy import insert
 
@@ -93,9 +95,17 @@ def test_errors_are_problems(api: Api) -> None:
     assert_problem(api.client.post("/v1/reconcile-runs", json={"clouds": ["mars"]}, headers=api.auth()), 422)
 
 
-def test_reconcile_run_started_and_followed(api: Api) -> None:
+def test_reconcile_run_started_and_followed(api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """POST starts a run (202, Location); it ends partial against a cloud that cannot be reached; the run, its
     operation-log event and the request id tie together."""
+    unreachable = tmp_path / "clouds.yaml"  # whatever cloud the environment points at (CI: the local OpenStack)
+    unreachable.write_text(
+        "clouds:\n  yunguan-local:\n    auth:\n      auth_url: http://127.0.0.1:1/v3\n      username: u\n"
+        "      password: p\n      project_name: p\n      user_domain_name: Default\n"
+        "      project_domain_name: Default\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(unreachable))
     started = api.client.post(
         "/v1/reconcile-runs", json={"clouds": ["yunguan-local"]}, headers={**api.auth(), "X-Request-Id": "rr-1"}
     )
