@@ -95,10 +95,15 @@ def approve(
 ) -> None:
     """Approve the planned action(s) of a finding (the two-step rule: plan, then an operator's approval)."""
     st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.begin() as conn:
-        keys = [r["key"] for r in enforce.actions(conn, enforce.ActionState.PLANNED) if r["finding_id"] == finding_id]
-        approved = [k for k in keys if enforce.approve(conn, rt.audit, k, rt.clock.now(), st.actor)]
+    remote = st.remote()
+    if remote is not None:
+        approved = list(remote.post(f"/v1/findings/{finding_id}/approve")["approved"])
+    else:
+        rt = st.runtime()
+        with rt.engine.begin() as conn:
+            planned = enforce.actions(conn, enforce.ActionState.PLANNED)
+            keys = [r["key"] for r in planned if r["finding_id"] == finding_id]
+            approved = [k for k in keys if enforce.approve(conn, rt.audit, k, rt.clock.now(), st.actor)]
     if not approved:
         print_msg(st, "enforce_nothing_to_approve", id=finding_id)
         raise typer.Exit(EXIT_USAGE)

@@ -78,9 +78,18 @@ def list_(  # typer passes options by name
 ) -> None:
     """Hosted equipment, by vendor and serial."""
     st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.connect() as conn:
-        found = store.list_equipment(conn, operator(st.actor), vendor=vendor, unit=unit, system=system, state=state_)
+    remote = st.remote()
+    if remote is not None:
+        params = {"vendor": vendor, "unit": unit, "system": system, "state": state_.value if state_ else None}
+        found = [
+            Equipment.model_validate({k: v for k, v in item.items() if k != "sanitization_pending"})
+            for item in remote.items("/v1/equipment", params)
+        ]
+    else:
+        with st.runtime().engine.connect() as conn:
+            found = store.list_equipment(
+                conn, operator(st.actor), vendor=vendor, unit=unit, system=system, state=state_
+            )
     if not found and output is Format.TABLE:
         print_msg(st, "equipment_none")
         return

@@ -16,7 +16,7 @@ from controlplane.clock import CST
 from controlplane.config import Settings
 from controlplane.policy import transitions
 from controlplane.policy.deadlines import load_calendar
-from controlplane.policy.findings import Finding, finding_history, findings, get_finding
+from controlplane.policy.findings import Finding, FindingEvent, finding_history, findings, get_finding
 from controlplane.policy.lifecycle import ALLOWED_FROM, TransitionError
 from controlplane.policy.model import EscalationStep, FindingState
 from controlplane.policy.notices.outbox import Notice, Status, deliver_pending, notices
@@ -96,9 +96,13 @@ def list_findings(
     """The findings, oldest first, with their state, evidence and the last day (UTC+8) of the period they are in
     before the next escalation step."""
     st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.connect() as conn:
-        found = findings(conn, state=state_filter or None, system=system)
+    remote = st.remote()
+    if remote is not None:
+        params = {"state": [f.value for f in state_filter or []] or None, "system": system}
+        found = [Finding.model_validate(item) for item in remote.items("/v1/findings", params)]
+    else:
+        with st.runtime().engine.connect() as conn:
+            found = findings(conn, state=state_filter or None, system=system)
     if not found and output is Format.TABLE:
         print_msg(st, "findings_none")
         return
@@ -116,14 +120,21 @@ def show(
     """One finding: its rule, evidence, state and deadline, exemption or dispute, every transition (who, when)
     and the notices sent."""
     st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.connect() as conn:
-        finding = get_finding(conn, finding_id)
-        if finding is None:
-            print_msg(st, "finding_not_found", id=finding_id)
-            raise typer.Exit(EXIT_USAGE)
-        history = finding_history(conn, finding_id)
-        sent = notices(conn, finding_id=finding_id)
+    remote = st.remote()
+    sent: list[Notice] = []  # notices are not served over the API yet
+    if remote is not None:
+        got = remote.get(f"/v1/findings/{finding_id}")
+        finding = Finding.model_validate(got["finding"])
+        history = [FindingEvent.model_validate(e) for e in got["history"]]
+    else:
+        with st.runtime().engine.connect() as conn:
+            found = get_finding(conn, finding_id)
+            if found is None:
+                print_msg(st, "finding_not_found", id=finding_id)
+                raise typer.Exit(EXIT_USAGE)
+            finding = found
+            history = finding_history(conn, finding_id)
+            sent = notices(conn, finding_id=finding_id)
     if output is not Format.TABLE:
         data = {
             "finding": finding.model_dump(mode="json"),

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from api_fixtures import import_demo, make_token
+from api_fixtures import import_demo, make_token, open_finding
 from click.testing import Result
+from hosting_data import OPERATOR, VENDOR_A, register, spec
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -68,7 +69,7 @@ def served(runtime: Runtime, db_url: str, tmp_path: Path, monkeypatch: pytest.Mo
         monkeypatch.delenv(name, raising=False)
     port = _port()
     server = uvicorn.Server(
-        uvicorn.Config(create_app(lambda: runtime, routers=[]), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(create_app(lambda: runtime), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -189,3 +190,28 @@ def test_report_download_and_audit_verify(served: Served) -> None:
     verified = served.run("--lang", "en", "audit", "verify", env={"YUNGUAN_CLIENT_CONFIG": str(client)})
     assert verified.exit_code == 0, verified.stderr
     assert "operation log intact" in verified.stdout
+
+
+def test_findings_and_equipment_over_the_api(served: Served) -> None:
+    """`findings list/show` and `equipment list` read the same as locally; `findings approve` approves the plan
+    on the server (a second time: nothing planned, exit 2)."""
+    finding = open_finding(served.runtime, "GA-007")
+    register(served.runtime, OPERATOR, spec("SN-REMOTE-1", 1), vendor=VENDOR_A)
+    for args in (["findings", "list", "-o", "json"], ["findings", "show", str(finding), "-o", "json"]):
+        local = served.run(*args)
+        remote = served.remote(*args)
+        assert local.exit_code == remote.exit_code == 0, remote.stderr
+        assert remote.stdout == local.stdout
+    for args in (["equipment", "list", "-o", "json"], ["--lang", "en", "equipment", "list"]):
+        local = served.run(*args)
+        remote = served.remote(*args)
+        assert local.exit_code == remote.exit_code == 0, remote.stderr
+        assert remote.stdout == local.stdout and "SN-REMOTE-1" in remote.stdout
+    assert served.remote("findings", "show", "999999").exit_code == 2
+    approved = served.remote("--lang", "en", "findings", "approve", str(finding))
+    assert approved.exit_code == 0, approved.stderr
+    with served.runtime.engine.connect() as conn:
+        (logged,) = [e for e in iter_events(conn) if e.action == "enforcement.approve"]
+    assert logged.actor.startswith("operator:cli-operator#")
+    again = served.remote("findings", "approve", str(finding))
+    assert again.exit_code == 2 and "409" in again.stderr
