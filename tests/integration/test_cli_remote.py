@@ -135,9 +135,17 @@ def test_drift_over_the_api_matches_local(served: Served) -> None:
     ]
 
 
-def test_reconcile_started_and_followed_to_its_end(served: Served) -> None:
+def test_reconcile_started_and_followed_to_its_end(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
     """`reconcile CLOUD` starts a run on the server and follows it: the cloud cannot be reached, so the run is
     partial and the exit code 6, as locally; the run is the operator token's, in the operation log."""
+    unreachable = served.tmp / "clouds.yaml"  # whatever cloud the environment points at (CI: the local OpenStack)
+    unreachable.write_text(
+        "clouds:\n  yunguan-local:\n    auth:\n      auth_url: http://127.0.0.1:1/v3\n      username: u\n"
+        "      password: p\n      project_name: p\n      user_domain_name: Default\n"
+        "      project_domain_name: Default\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(unreachable))
     result = served.remote("--lang", "en", "reconcile", "yunguan-local")
     assert result.exit_code == 6, (result.stdout, result.stderr)
     assert "yunguan-local" in result.stdout and "partial" in result.stdout
