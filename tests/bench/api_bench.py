@@ -202,6 +202,16 @@ def main() -> None:
             spec = httpx.get(f"{base}/v1/openapi.json").json()
             print(f"{args.backend}, {args.concurrency} in flight, uvicorn on 127.0.0.1 ({os.cpu_count()} CPUs)")
             operator = {"Authorization": f"Bearer {tokens['operator']}"}
+            report(
+                "/livez (the floor)",
+                *asyncio.run(_load(base, {}, lambda _i: ("GET", "/livez", None), args.requests, args.concurrency)),
+            )
+            report(
+                "clouds (token + 1 query)",
+                *asyncio.run(
+                    _load(base, operator, lambda _i: ("GET", "/v1/clouds", None), args.requests, args.concurrency)
+                ),
+            )
             asyncio.run(_load(base, operator, lambda _i: ("GET", "/v1/drift?limit=20", None), 200, args.concurrency))
             report(
                 "drift reads (20 a page)",
