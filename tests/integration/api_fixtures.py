@@ -112,3 +112,17 @@ def open_finding(rt: Runtime, system: str, *, rule: str = "idle-cpu", scope: str
             actor="agent:test",
         )
     return finding.id
+
+
+@pytest.fixture
+def no_openstack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """yunguan-local points nowhere (a closed loopback port), whatever the environment says (CI: the local
+    OpenStack), so reconcile runs the API starts end quickly as partial runs."""
+    unreachable = tmp_path / "clouds-unreachable.yaml"
+    unreachable.write_text(
+        "clouds:\n  yunguan-local:\n    auth:\n      auth_url: http://127.0.0.1:1/v3\n      username: u\n"
+        "      password: p\n      project_name: p\n      user_domain_name: Default\n"
+        "      project_domain_name: Default\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(unreachable))

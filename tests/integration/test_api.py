@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from api_fixtures import Api, api_fixture, make_token, open_finding  # noqa: F401 - api_fixture is `api`
+from api_fixtures import Api, api_fixture, make_token, no_openstack, open_finding  # noqa: F401 - fixtures
 from sqlalchemy import insert
 
 from controlplane.api.tokens import Role, revoke_token
@@ -234,6 +234,7 @@ def test_request_id_kept_or_made(api: Api) -> None:
     assert api.client.get("/livez").headers["x-request-id"] != made.headers["x-request-id"]
 
 
+@pytest.mark.usefixtures("no_openstack")
 def test_idempotency_key_replays_and_conflicts(api: Api) -> None:
     """The same key and body replays the first answer without acting twice; another body with it is a 409; keys
     are per token."""

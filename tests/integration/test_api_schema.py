@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 import uvicorn
-from api_fixtures import import_demo, make_token, open_finding
+from api_fixtures import import_demo, make_token, no_openstack, open_finding  # noqa: F401 - no_openstack: fixture
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -70,6 +70,7 @@ def served(tmp_path: Path, clock: FixedClock) -> Iterator[tuple[str, str, Runtim
         rt.close()
 
 
+@pytest.mark.usefixtures("no_openstack")
 def test_api_conforms_to_its_spec(served: tuple[str, str, Runtime]) -> None:
     """Generated requests to every operation: zero server errors, zero schema violations."""
     base, token, _ = served
