@@ -105,7 +105,7 @@ def test_readyz_follows_the_database(relay: tuple[Relay, str], tmp_path: Path, c
     link, url = relay
     settings = load_settings(EXAMPLES / "yunguan.yaml", state_dir=tmp_path / "state", database={"url": url})
     rt = open_runtime(settings, clock=clock)
-    app = create_app(lambda: rt, routers=[], api=ApiSettings(ready_timeout_s=0.5))
+    app = create_app(lambda: rt, routers=[], api=ApiSettings(ready_timeout_s=3))
     readiness = app.state.yunguan.readiness
     try:
         with TestClient(app) as client:
