@@ -61,6 +61,16 @@ def test_kubernetes_manifests_pass_a_server_dry_run(kubeconfig: Path) -> None:
     """Every manifest (rbac, config, deployment, service, network policy) is accepted by the real apiserver in a
     server-side dry run, fields validated against its schema; nothing is created."""
     kubectl = tool("kubectl", *sorted(CACHE.glob("k8s-*/bin/kubectl")))
+    # A server dry run does not create the namespace it would create, so the namespaced objects need it to exist
+    # (the NamespaceLifecycle admission plugin refuses them otherwise): make it, as an operator's first apply would.
+    namespace = subprocess.run(
+        [kubectl, "--kubeconfig", str(kubeconfig), "create", "namespace", "yunguan-system"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert namespace.returncode == 0 or "AlreadyExists" in namespace.stderr, namespace.stderr
     done = subprocess.run(
         [kubectl, "--kubeconfig", str(kubeconfig), "apply", "--dry-run=server", "-k", str(DEPLOY / "kubernetes")],
         capture_output=True,
