@@ -22,10 +22,11 @@ from controlplane.agent.health import Health
 from controlplane.agent.metrics import AgentMetrics
 from controlplane.agent.runner import JobRunner
 from controlplane.agent.runs import RunRecorder
-from controlplane.agent.schedule import JobSpec, build_scheduler, escalations, job_specs
+from controlplane.agent.schedule import JobSpec, build_scheduler, job_specs
 from controlplane.agent.web import ApiServer, build_app
 from controlplane.api.settings import uvicorn_options
 from controlplane.clock import CST
+from controlplane.policy.packs import escalations
 from controlplane.policy.transitions import EscalationOf
 from controlplane.runtime import Runtime
 

@@ -27,10 +27,8 @@ from controlplane.agent.runner import Done, JobRunner
 from controlplane.agent.settings import AgentSettings, JobKind, hour_minute
 from controlplane.agent.store_jobs import checkpoint_job, evaluate_job, rollup_job, tick_job
 from controlplane.clock import CST
-from controlplane.config import PolicySettings
 from controlplane.policy.deadlines import load_calendar
-from controlplane.policy.model import EscalationStep
-from controlplane.policy.packs import Pack, configured_pack, load_pack, pack_names
+from controlplane.policy.packs import configured_pack
 from controlplane.policy.transitions import EscalationOf
 from controlplane.runtime import Runtime
 
@@ -44,24 +42,6 @@ class JobSpec:
     trigger: Any  # an APScheduler trigger (the library is untyped)
     work: Callable[[], Done]
     start_now: bool = False
-
-
-def escalations(policy: PolicySettings) -> EscalationOf:
-    """Rule id -> its escalation steps: the configured pack (with its overrides) first, then every shipped pack, so
-    findings of a pack no longer configured still move (as ``yunguan findings tick`` does)."""
-    packs: list[Pack] = [configured_pack(policy)] if policy.pack is not None else []
-    packs += [load_pack(name) for name in pack_names()]
-
-    def escalation_of(rule_id: str) -> tuple[EscalationStep, ...]:
-        for pack in packs:
-            try:
-                rule = pack.rule(rule_id)
-            except KeyError:
-                continue
-            return rule.escalation if rule.escalation is not None else pack.escalation
-        raise KeyError(rule_id)
-
-    return escalation_of
 
 
 def job_specs(  # noqa: PLR0917 - the jobs' dependencies, each explicit

@@ -13,14 +13,13 @@ from sqlalchemy import Connection
 from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_USAGE, CliState, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
 from controlplane.clock import CST
-from controlplane.config import Settings
 from controlplane.policy import transitions
 from controlplane.policy.deadlines import load_calendar
 from controlplane.policy.findings import Finding, FindingEvent, finding_history, findings, get_finding
 from controlplane.policy.lifecycle import ALLOWED_FROM, TransitionError
-from controlplane.policy.model import EscalationStep, FindingState
+from controlplane.policy.model import FindingState
 from controlplane.policy.notices.outbox import Notice, Status, deliver_pending, notices
-from controlplane.policy.packs import Pack, load_pack, pack_names
+from controlplane.policy.packs import escalations
 
 app = typer.Typer(help="Findings (问题) and their lifecycle.", no_args_is_help=True)
 notices_app = typer.Typer(help="Notices (通知) sent to using units.", no_args_is_help=True)
@@ -33,28 +32,6 @@ def register(root: typer.Typer) -> None:
     """Add ``findings`` and ``notices`` to the root command."""
     root.add_typer(app, name="findings")
     root.add_typer(notices_app, name="notices")
-
-
-def escalations(settings: Settings) -> transitions.EscalationOf:
-    """Rule id -> escalation: the configured pack (with its overrides) first, then every shipped pack."""
-    policy = settings.policy
-    packs: list[Pack] = []
-    if policy.pack is not None:
-        packs.append(
-            load_pack(policy.pack, policy.overrides, min_coverage=policy.min_coverage, exemptions=policy.exemptions)
-        )
-    packs += [load_pack(name) for name in pack_names()]
-
-    def escalation_of(rule_id: str) -> tuple[EscalationStep, ...]:
-        for pack in packs:
-            try:
-                rule = pack.rule(rule_id)
-            except KeyError:
-                continue
-            return rule.escalation if rule.escalation is not None else pack.escalation
-        raise KeyError(rule_id)
-
-    return escalation_of
 
 
 def _evidence(finding: Finding) -> str:
@@ -274,7 +251,7 @@ def reject_dispute(ctx: typer.Context, finding_id: IdArgument, reason: ReasonOpt
     st = state(ctx)
     rt = st.runtime()
     calendar = load_calendar(rt.settings.policy.calendar_file)
-    escalation_of = escalations(rt.settings)
+    escalation_of = escalations(rt.settings.policy)
     before = _state_of(st, finding_id)
     after = _change(
         st,
@@ -322,7 +299,7 @@ def tick(
     rt = st.runtime()
     calendar = load_calendar(rt.settings.policy.calendar_file)
     with rt.engine.begin() as conn:
-        result = transitions.tick(conn, rt.audit, rt.clock.now(), calendar, escalations(rt.settings), st.actor)
+        result = transitions.tick(conn, rt.audit, rt.clock.now(), calendar, escalations(rt.settings.policy), st.actor)
     counts = result.count()
     if counts:
         summary = ", ".join(f"{st.t(f'transition.{k}')} {v}" for k, v in sorted(counts.items()))

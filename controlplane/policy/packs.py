@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -22,6 +22,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from controlplane.domain import Frozen
 from controlplane.policy.model import Duration, EscalationStep
+from controlplane.termination.terms import TerminationTerms
 from controlplane.policy.rules import (
     ActionRule,
     Activity,
@@ -68,6 +69,9 @@ class Pack(Frozen):
     escalation: tuple[EscalationStep, ...] = ()
     exemptions: tuple[Exemption, ...] = ()
     rules: tuple[Rule, ...] = ()
+    termination: TerminationTerms = Field(
+        default_factory=TerminationTerms, description="periods of a termination case (request, transition, billing)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -192,6 +196,25 @@ def configured_pack(policy: PolicySettings, ref: str | Path | None = None) -> Pa
     if policy.pack is None:
         raise KeyError("policy.pack")
     return load_pack(policy.pack, policy.overrides, min_coverage=policy.min_coverage, exemptions=policy.exemptions)
+
+
+def escalations(policy: PolicySettings) -> Callable[[str], tuple[EscalationStep, ...]]:
+    """Rule id -> its escalation steps (KeyError: no pack knows the rule): the configured pack (with its overrides)
+    first, then every shipped pack, so findings of a pack no longer configured still move. The agent's daily tick
+    and ``yunguan findings tick`` / ``reject-dispute`` use the same lookup."""
+    packs: list[Pack] = [configured_pack(policy)] if policy.pack is not None else []
+    packs += [load_pack(name) for name in pack_names()]
+
+    def escalation_of(rule_id: str) -> tuple[EscalationStep, ...]:
+        for pack in packs:
+            try:
+                rule = pack.rule(rule_id)
+            except KeyError:
+                continue
+            return rule.escalation if rule.escalation is not None else pack.escalation
+        raise KeyError(rule_id)
+
+    return escalation_of
 
 
 def parse_pack(

@@ -19,12 +19,12 @@ from typer.testing import CliRunner
 from controlplane.calendar import WorkingCalendar
 from controlplane.cli import context
 from controlplane.cli.app import app, hoist_global_options
-from controlplane.cli.findings_cmds import escalations
 from controlplane.clock import FixedClock
 from controlplane.config import Settings, load_settings
 from controlplane.policy import transitions
 from controlplane.policy.model import Verdict
 from controlplane.policy.notices.webhook import SIGNATURE_HEADER, signature_valid
+from controlplane.policy.packs import escalations
 from controlplane.runtime import Runtime, open_runtime
 
 D = dt.date
@@ -70,7 +70,7 @@ def cli(  # noqa: PLR0917 - a fixture takes the fixtures it uses
 
     monkeypatch.setattr(context, "open_runtime", fixed)
     at(clock, D(2026, 7, 20))
-    escalation_of = escalations(load_settings(config))
+    escalation_of = escalations(load_settings(config).policy)
     with runtime.engine.begin() as conn:
         transitions.record_evaluations(
             conn,

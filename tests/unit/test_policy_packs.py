@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controlplane.config import ConfigError, load_settings
+from controlplane.config import ConfigError, PolicySettings, load_settings
 from controlplane.policy.model import Outcome
-from controlplane.policy.packs import PackError, load_pack, pack_names, pack_schema, parse_pack
+from controlplane.policy.packs import PackError, escalations, load_pack, pack_names, pack_schema, parse_pack
 from controlplane.policy.rules import IdleRule, ThresholdRule
 
 GOOD_RULE = """
@@ -204,3 +204,19 @@ def test_schema_is_a_discriminated_union_on_type() -> None:
     for name in ("ThresholdRule", "IdleRule", "MonitoringRule", "MetricCondition", "ConditionGroup"):
         assert name in schema["$defs"]
     assert '"propertyName": "type"' in text
+
+
+def test_escalations_take_the_configured_pack_first_then_every_shipped_one() -> None:
+    """A rule's escalation comes from the configured pack with its overrides; rules of packs not configured still
+    have theirs; a rule no pack knows is a KeyError."""
+    step = {"to": "reminded", "after": {"days": 5}, "citation": "Suining art. 14"}
+    policy = PolicySettings(pack="suining", overrides={"pack": {"escalation": [step]}})
+    escalation_of = escalations(policy)
+    assert [(str(s.to), s.after.days) for s in escalation_of("suining-14-low-cpu")] == [("reminded", 5)]
+    assert escalation_of("suining-14-high-cpu") == ()  # the rule's own (empty) escalation wins over the pack's
+    shipped = load_pack("bozhou")
+    expected = shipped.rule("bozhou-26-reduce-memory").escalation or shipped.escalation
+    assert escalation_of("bozhou-26-reduce-memory") == expected
+    assert escalations(PolicySettings())("suining-14-low-cpu") == load_pack("suining").escalation
+    with pytest.raises(KeyError):
+        escalation_of("nowhere-1")
