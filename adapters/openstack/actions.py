@@ -128,15 +128,20 @@ class OpenStackActions:
     def delete_server(self, server_id: str) -> bool:
         """Delete and wait until Nova no longer knows it; False when it was already gone."""
         what = f"delete server {server_id}"
-        return self._delete(what, lambda: self._server(server_id), lambda: self.conn.compute.delete_server(server_id))
+        return self.delete_and_wait(
+            what, lambda: self._server(server_id), lambda: self.conn.compute.delete_server(server_id)
+        )
 
     def delete_volume(self, volume_id: str) -> bool:
         """Delete and wait until Cinder no longer knows it; False when it was already gone."""
         what = f"delete volume {volume_id}"
         storage = self.conn.block_storage
-        return self._delete(what, lambda: storage.get_volume(volume_id), lambda: storage.delete_volume(volume_id))
+        return self.delete_and_wait(
+            what, lambda: storage.get_volume(volume_id), lambda: storage.delete_volume(volume_id)
+        )
 
-    def _delete(self, what: str, read: Callable[[], Any], delete: Callable[[], Any]) -> bool:
+    def delete_and_wait(self, what: str, read: Callable[[], Any], delete: Callable[[], Any]) -> bool:
+        """Delete what ``read`` reads and wait until it answers "not found"; False when it was already gone."""
         with quiet_sdk():
             try:
                 with translated(what):
@@ -145,9 +150,9 @@ class OpenStackActions:
                 return False
             with translated(what):
                 delete()
-            return self._gone(read, what)
+            return self.wait_gone(read, what)
 
-    def _gone(self, read: Callable[[], Any], what: str) -> bool:
+    def wait_gone(self, read: Callable[[], Any], what: str) -> bool:
         deadline = self.clock.now().timestamp() + self.timeout_s
         while True:
             try:

@@ -1,0 +1,190 @@
+"""What an OpenStack cloud holds for a system's projects, as termination's wipe targets in phase order: servers (1),
+volume snapshots (2), volumes (3), images the projects own (server snapshots among them) and volume backups (4).
+
+Every listing is asked at admin scope for all projects with the project's filter, and every answer is filtered
+again by its owner field: a service that ignored the filter must not put another project's resources in the plan.
+Hidden images (``os_hidden``) are asked for separately, since Glance leaves them out of a plain listing. Any
+listing that fails makes the whole footprint incomplete with the reason; never a partial plan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from adapters.openstack.convert import GIB
+from adapters.openstack.errors import OpenStackError, translated
+from adapters.openstack.inventory import NOVA_VERSION
+from adapters.openstack.paging import pages
+from controlplane.termination.ports import FootprintListing, TargetKind, WipeTarget
+
+CINDER_VERSION = "3.64"  # >= 3.18 shows a backup's project, >= 3.64 a volume's encryption_key_id
+PHASE = {TargetKind.SERVER: 1, TargetKind.SNAPSHOT: 2, TargetKind.VOLUME: 3, TargetKind.IMAGE: 4, TargetKind.BACKUP: 4}
+PROJECT_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def resolve_projects(identity: Any, groups: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(id, name) of each group given by project id or name, and the groups that could not be resolved. An id that
+    Keystone no longer knows is kept (its servers and volumes may have outlived the project); a name is not."""
+    found: list[tuple[str, str]] = []
+    problems: list[str] = []
+    for group in groups:
+        try:
+            with translated(f"find project {group}"):
+                project = identity.find_project(group, ignore_missing=True)
+        except OpenStackError as exc:
+            problems.append(str(exc))
+            continue
+        if project is not None:
+            found.append((project.id, project.name or ""))
+        elif PROJECT_ID.match(group):
+            found.append((group, ""))
+        else:
+            problems.append(f"project {group!r}: no such project id or name")
+    return found, problems
+
+
+def _owned(items: Iterable[dict[str, Any]], owner_key: str, project_id: str, what: str) -> list[dict[str, Any]]:
+    out = []
+    for item in items:
+        if owner_key not in item:
+            raise KeyError(f"{what}: answer has no {owner_key}")
+        if item[owner_key] == project_id:
+            out.append(item)
+    return out
+
+
+def _target(cloud: str, kind: TargetKind, item: dict[str, Any], group: str, size: int, **attributes: str) -> WipeTarget:
+    return WipeTarget(
+        cloud=cloud,
+        kind=kind,
+        id=str(item["id"]),
+        name=item.get("name") or "",
+        group=group,
+        size_bytes=size,
+        phase=PHASE[kind],
+        attributes={k: v for k, v in attributes.items() if v},
+    )
+
+
+def _servers(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> list[WipeTarget]:
+    listed = pages(conn.compute, "/servers/detail", "servers", query | {"project_id": project_id}, NOVA_VERSION)
+    return [
+        _target(
+            cloud,
+            TargetKind.SERVER,
+            s,
+            project_id,
+            0,
+            status=s.get("status") or "",
+            host=s.get("OS-EXT-SRV-ATTR:hypervisor_hostname") or "",
+        )
+        for s in _owned(listed, "tenant_id", project_id, "servers")
+    ]
+
+
+def _volumes(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> list[WipeTarget]:
+    listed = pages(conn.block_storage, "/volumes/detail", "volumes", query | {"project_id": project_id}, CINDER_VERSION)
+    return [
+        _target(
+            cloud,
+            TargetKind.VOLUME,
+            v,
+            project_id,
+            int(v.get("size") or 0) * GIB,
+            status=v.get("status") or "",
+            volume_type=v.get("volume_type") or "",
+            encrypted="true" if v.get("encrypted") else "false",
+            encryption_key_id=v.get("encryption_key_id") or "",
+            attached_to=",".join(a.get("server_id") or "" for a in v.get("attachments") or []),
+        )
+        for v in _owned(listed, "os-vol-tenant-attr:tenant_id", project_id, "volumes")
+    ]
+
+
+def _snapshots(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> list[WipeTarget]:
+    listed = pages(
+        conn.block_storage, "/snapshots/detail", "snapshots", query | {"project_id": project_id}, CINDER_VERSION
+    )
+    return [
+        _target(
+            cloud,
+            TargetKind.SNAPSHOT,
+            s,
+            project_id,
+            int(s.get("size") or 0) * GIB,
+            status=s.get("status") or "",
+            volume=s.get("volume_id") or "",
+        )
+        for s in _owned(listed, "os-extended-snapshot-attributes:project_id", project_id, "snapshots")
+    ]
+
+
+def _backups(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> list[WipeTarget]:
+    listed = pages(conn.block_storage, "/backups/detail", "backups", query | {"project_id": project_id}, CINDER_VERSION)
+    return [
+        _target(
+            cloud,
+            TargetKind.BACKUP,
+            b,
+            project_id,
+            int(b.get("size") or 0) * GIB,
+            status=b.get("status") or "",
+            volume=b.get("volume_id") or "",
+        )
+        for b in _owned(listed, "os-backup-project-attr:project_id", project_id, "backups")
+    ]
+
+
+def _images(conn: Any, cloud: str, project_id: str, page_size: int) -> list[WipeTarget]:
+    found: dict[str, WipeTarget] = {}
+    for hidden in (False, True):
+        query: dict[str, Any] = {"owner": project_id, "limit": page_size} | ({"is_hidden": True} if hidden else {})
+        listed = [
+            {
+                "id": i.id,
+                "name": i.name,
+                "owner": i.owner,
+                "size": i.size,
+                "status": i.status,
+                "kind": (i.properties or {}).get("image_type"),
+            }
+            for i in conn.image.images(**query)
+        ]
+        for item in _owned(listed, "owner", project_id, "images"):
+            found[item["id"]] = _target(
+                cloud,
+                TargetKind.IMAGE,
+                item,
+                project_id,
+                int(item["size"] or 0),
+                status=item["status"] or "",
+                image_type=item["kind"] or "",
+            )
+    return list(found.values())
+
+
+def list_footprint(conn: Any, cloud: str, groups: Sequence[str], *, page_size: int = 1000) -> FootprintListing:
+    """Everything the projects hold, ordered by phase; incomplete with the reasons when any listing failed."""
+    projects, problems = resolve_projects(conn.identity, groups)
+    query = {"all_tenants": "True", "limit": page_size}
+    targets: list[WipeTarget] = []
+    for project_id, name in projects:
+        shown = f"{name} ({project_id})" if name else project_id
+        for what, listing in (
+            ("servers", lambda p=project_id: _servers(conn, cloud, p, query)),
+            ("volume snapshots", lambda p=project_id: _snapshots(conn, cloud, p, query)),
+            ("volumes", lambda p=project_id: _volumes(conn, cloud, p, query)),
+            ("images", lambda p=project_id: _images(conn, cloud, p, page_size)),
+            ("volume backups", lambda p=project_id: _backups(conn, cloud, p, query)),
+        ):
+            try:
+                with translated(f"list {what} of project {shown}"):
+                    targets.extend(listing())
+            except OpenStackError as exc:
+                problems.append(str(exc))
+    if problems:
+        return FootprintListing(targets=(), complete=False, reason="; ".join(problems))
+    targets.sort(key=lambda t: (t.phase, t.group, t.kind.value, t.id))
+    return FootprintListing(targets=tuple(targets), complete=True)
