@@ -1,7 +1,8 @@
 """Every error the API answers is an RFC 9457 problem (``application/problem+json``): ``type``, ``title``,
 ``status``, ``detail``, ``instance`` (the path asked for) and the ``request_id``; validation errors add ``errors``
 (where and what). Routes raise ``Problem``; the handlers here turn it, FastAPI's validation errors, Starlette's
-404/405 and anything unexpected (a 500 that says nothing of the cause) into that shape.
+404/405, a store that does not answer (a 503 with ``Retry-After``: the database is away or busy, a retry may work)
+and anything unexpected (a 500 that says nothing of the cause) into that shape.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from controlplane.logs import get_logger
@@ -130,6 +133,23 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, "validation", where or "the request is not valid", extra={"errors": errors})
 
 
+STORE_RETRY_AFTER_S = 5
+# what SQLAlchemy raises when the database is unreachable, drops the connection or the pool has none to give
+STORE_AWAY = (OperationalError, InterfaceError, PoolTimeoutError)
+
+
+async def _store_away(request: Request, exc: Exception) -> JSONResponse:
+    # the driver's message may carry the host and user of the database URL: only its type is logged, none is answered
+    get_logger("yunguan.api").warning("the store does not answer", path=request.url.path, error=type(exc).__name__)
+    return problem_response(
+        request,
+        503,
+        "store-unavailable",
+        "the database does not answer now (unreachable or busy); try again shortly",
+        headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     get_logger("yunguan.api").error("unhandled error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
     return problem_response(request, 500, "internal", "the server could not answer; the request id is in the log")
@@ -139,6 +159,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(RequestValidationError, _validation)
+    for away in STORE_AWAY:
+        app.add_exception_handler(away, _store_away)
     app.add_exception_handler(Exception, _unexpected)
 
 
