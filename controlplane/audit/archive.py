@@ -8,7 +8,7 @@ recorded values with the encoding in ``chain``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -54,3 +54,23 @@ def read_archived_checkpoints(path: Path) -> list[Checkpoint]:
             except KeyError as exc:
                 raise ValueError(f"{path}:{number}: checkpoint without {exc.args[0]!r}") from None
     return found
+
+
+def read_archived_events(lines: Iterable[str]) -> Iterator[Event]:
+    """Events from an export's lines (other lines are skipped); before/after re-encoded canonically, as stored."""
+    for line in lines:
+        data = json.loads(line)
+        if data.get("type") != "event":
+            continue
+        yield Event(
+            seq=int(data["seq"]),
+            time=str(data["time"]),
+            actor=str(data["actor"]),
+            action=str(data["action"]),
+            target=str(data["target"]),
+            before=canonical_json(data["before"]),
+            after=canonical_json(data["after"]),
+            request_id=str(data["request_id"]),
+            prev_hash=str(data["prev_hash"]),
+            hash=str(data["hash"]),
+        )

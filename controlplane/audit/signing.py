@@ -63,13 +63,21 @@ class Signer:
         signature = self._private.sign(checkpoint_payload(seq, event_hash, time, kind)).hex()
         return Checkpoint(seq, event_hash, time, kind, self.key_id, signature)
 
+    def sign_bytes(self, payload: bytes) -> str:
+        """An Ed25519 signature (hex) over ``payload``: documents the log's key vouches for (wipe certificates)."""
+        return self._private.sign(payload).hex()
+
     def public_pem(self) -> bytes:
         return self.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def signature_valid(public: Ed25519PublicKey, checkpoint: Checkpoint) -> bool:
+    return bytes_signature_valid(public, checkpoint.payload(), checkpoint.signature)
+
+
+def bytes_signature_valid(public: Ed25519PublicKey, payload: bytes, signature: str) -> bool:
     try:
-        public.verify(bytes.fromhex(checkpoint.signature), checkpoint.payload())
+        public.verify(bytes.fromhex(signature), payload)
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -22,7 +22,6 @@ from pydantic import Field, ValidationError, model_validator
 
 from controlplane.domain import Frozen
 from controlplane.policy.model import Duration, EscalationStep
-from controlplane.termination.terms import TerminationTerms
 from controlplane.policy.rules import (
     ActionRule,
     Activity,
@@ -33,6 +32,7 @@ from controlplane.policy.rules import (
     Rule,
     ThresholdRule,
 )
+from controlplane.termination.terms import TerminationTerms
 
 if TYPE_CHECKING:
     from controlplane.config import PolicySettings
