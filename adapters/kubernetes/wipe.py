@@ -144,6 +144,8 @@ class KubernetesWiper:
 
     def wipe(self, target: WipeTarget) -> WipeOutcome:
         started = self.clock.now()
+        if _namespace_of(target) in self.ignore:
+            raise WipeError(f"{target.kind.value} {target.id} is in a namespace of the platform's own: never wiped")
         try:
             if target.kind is TargetKind.PVC:
                 return self._wipe_claim(target, started)
@@ -192,8 +194,14 @@ class KubernetesWiper:
     # -- claims --------------------------------------------------------------------------------------------------
 
     def start(self, target: WipeTarget) -> dict[str, Any]:
-        """The claim's wipe Job, created unless it exists (a finished attempt that cannot be used, failed or without
-        a report, is replaced by a new one). Public so a caller can start every claim's Job before waiting on any."""
+        """The claim's wipe Job, created unless it exists. Public so a caller can start every claim's Job before
+        waiting on any; ``wipe`` then waits for it and reads its result."""
+        try:
+            return self._start(target)
+        except KubernetesError as exc:
+            raise WipeError(f"start the wipe of claim {target.id} on {self.cloud}: {exc}") from exc
+
+    def _start(self, target: WipeTarget) -> dict[str, Any]:
         namespace, claim_name = _claim_of(target)
         cluster = self.connected()
         jobs = f"/apis/batch/v1/namespaces/{namespace}/jobs"
@@ -202,9 +210,6 @@ class KubernetesWiper:
         job = read(cluster, f"{jobs}/{name}", f"read {what}")
         if job is not None and not wipes_claim(job, claim_name):
             raise WipeError(f"claim {target.id}: a Job named {name} exists and is not Yunguan's wipe of this claim")
-        if job is not None and finished(job) and self._report(job)[0] is None:
-            cluster.request("DELETE", f"{jobs}/{name}", f"replace {what}", body=BACKGROUND)
-            job = None
         if job is not None:
             return job
         claim = read(
@@ -264,7 +269,7 @@ class KubernetesWiper:
         report = ((claim.get("metadata") or {}).get("annotations") or {}).get(REPORT)
         resumed = report is not None
         if report is None:
-            self.start(target)
+            self._start(target)
             job, done = self._wait(jobs, name, lambda j: j is None or bool(finished(j)), self.job_deadline_s + 600)
             if job is None:
                 raise WipeError(f"claim {target.id}: the wipe job {name} was deleted before it finished")
@@ -275,8 +280,13 @@ class KubernetesWiper:
                 )
             report, why = self._report(job)
             if report is None:
+                self._drop_job(jobs, name, claim_name)  # said in the error; the next wipe is a new attempt
                 raise WipeError(f"claim {target.id}: the wipe job {name} failed: {why}")
-        samples, facts = self._verified(target, report)
+        try:
+            samples, facts = self._verified(target, report)
+        except WipeError:
+            self._drop_job(jobs, name, claim_name)
+            raise
         if not resumed:
             self._keep_report(claim, report)
         cluster.request("DELETE", claim_path, f"delete claim {target.id}")
@@ -385,8 +395,6 @@ class KubernetesWiper:
     # -- namespace -----------------------------------------------------------------------------------------------
 
     def _delete_namespace(self, target: WipeTarget, started: dt.datetime) -> WipeOutcome:
-        if target.id in self.ignore:
-            raise WipeError(f"namespace {target.id} is the platform's own (ignore_groups): never deleted")
         cluster = self.connected()
         path = f"/api/v1/namespaces/{target.id}"
         namespace = read(cluster, path, f"read namespace {target.id}")
@@ -414,6 +422,14 @@ class KubernetesWiper:
             detail = f"deletion accepted, still Terminating after {self.delete_timeout_s:.0f} s"
             detail += f" ({'; '.join(conditions)[:300]})" if conditions else ""
         return self._outcome(target, started, Method.DELETE, Category.NONE, verified=gone, detail=detail)
+
+
+def _namespace_of(target: WipeTarget) -> str:
+    if target.kind is TargetKind.NAMESPACE:
+        return target.id
+    if target.kind is TargetKind.PVC:
+        return target.id.partition("/")[0]
+    return target.group
 
 
 def _claim_of(target: WipeTarget) -> tuple[str, str]:

@@ -3,11 +3,13 @@ targets built from apiserver JSON."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 
 import pytest
 
+from adapters.kubernetes.wipe import KubernetesWiper
 from adapters.kubernetes.wipe_footprint import claim_target, in_namespace, namespace_target, ordered, volume_target
 from adapters.kubernetes.wipe_job import (
     DEFAULT_IMAGE,
@@ -21,7 +23,8 @@ from adapters.kubernetes.wipe_job import (
     wipes_claim,
     zeros_sha256,
 )
-from controlplane.termination.ports import TargetKind
+from controlplane.clock import FixedClock
+from controlplane.termination.ports import TargetKind, WipeError, WipeTarget
 
 ZERO_64K = hashlib.sha256(bytes(65536)).hexdigest()
 
@@ -158,3 +161,17 @@ def test_footprint_targets_from_claims_and_volumes() -> None:
         TargetKind.PERSISTENT_VOLUME,
         TargetKind.NAMESPACE,
     ]
+
+
+def test_the_platforms_own_namespaces_are_never_wiped() -> None:
+    """Refused before anything is asked of the cluster (this wiper has none to ask)."""
+    wiper = KubernetesWiper(
+        "k8s", FixedClock(dt.datetime(2026, 12, 1, tzinfo=dt.UTC)), ignore_namespaces=("kube-system",)
+    )
+    for target in (
+        WipeTarget(cloud="k8s", kind=TargetKind.PVC, id="kube-system/etcd", group="kube-system"),
+        WipeTarget(cloud="k8s", kind=TargetKind.PERSISTENT_VOLUME, id="pv-9", group="kube-system", phase=1),
+        WipeTarget(cloud="k8s", kind=TargetKind.NAMESPACE, id="kube-system", group="kube-system", phase=2),
+    ):
+        with pytest.raises(WipeError, match="namespace of the platform's own"):
+            wiper.wipe(target)
