@@ -512,6 +512,53 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "报废的服务器和存储设备须先消磁或销毁（重庆第39条）：请上传消磁或销毁证明",
         "disposed servers and storage must be degaussed or destroyed first (Chongqing 39): upload the certificate",
     ),
+    # termination (yunguan terminate, yunguan wipe)
+    "terminate_refused": ("已拒绝：{why}", "refused: {why}"),
+    "terminate_bad_input": ("输入有误（{field}）：{why}", "invalid input ({field}): {why}"),
+    "terminate_incomplete": (
+        "未能完整列出系统资源，拒绝生成清除计划：{why}",
+        "the footprint could not be listed completely, so nothing is planned: {why}",
+    ),
+    "terminate_requested": ("已登记终止申请 {case}：{system}", "termination case {case} requested for {system}"),
+    "terminate_late": (
+        "逾期申请：超过政策包规定的期限才提交终止申请，须通报审计部门和财政部门",
+        "late request: made after the pack's deadline from the day use stopped; report to audit and finance",
+    ),
+    "terminate_approved": ("{system} 终止申请已批准，过渡期至 {until}", "{system}: approved, transition until {until}"),
+    "terminate_moved": ("{system}：{state}", "{system}: {state}"),
+    "terminate_backup": (
+        "{system} 迁移备份已确认，证明 SHA-256 {sha256}",
+        "{system}: backup confirmed, evidence {sha256}",
+    ),
+    "terminate_wipe_approved": ("{system} 数据清除已由 {by} 复核批准", "{system}: wipe approved by {by}"),
+    "terminate_plan_title": ("{system} 清除与回收计划", "Wipe and reclaim plan of {system}"),
+    "terminate_not_yet": ("尚不能执行：{why}", "may not run yet: {why}"),
+    "terminate_would": ("将清除：{target}", "would wipe: {target}"),
+    "terminate_done": ("已清除：{target}", "wiped: {target}"),
+    "terminate_resumed": (
+        "中断后续做：{target} 已不存在，已记录，未重复操作",
+        "resumed: {target} already gone, recorded",
+    ),
+    "terminate_waiting": ("等待：{target}：{why}", "waiting: {target}: {why}"),
+    "terminate_failed": ("失败：{target}：{why}", "failed: {target}: {why}"),
+    "terminate_leftover": ("最终核对仍有残留：{what}", "left after the final reconcile: {what}"),
+    "terminate_case_title": ("服务终止", "Termination case"),
+    "terminate_steps_title": ("清除步骤", "Wipe steps"),
+    "terminate_cases_title": ("服务终止列表", "Termination cases"),
+    "terminate_equipment": (
+        "设备 {serial} 的{how}证明已确认，设备已退出托管",
+        "equipment {serial}: {how} confirmed, retired",
+    ),
+    "terminate_reminder": (
+        "提醒 {unit}：{system} 过渡期至 {until}（还剩 {days} 天内）",
+        "remind {unit}: the transition of {system} ends {until} (within {days} days)",
+    ),
+    "terminate_certificate": (
+        "已写出清除证明 {path}（{n} 项资源）",
+        "wrote the wipe certificate {path} ({n} resources)",
+    ),
+    "wipe_invalid": ("证明无效：{why}", "invalid: {why}"),
+    "wipe_valid": ("证明有效：{path}", "valid: {path}"),
 }
 
 

@@ -16,6 +16,7 @@ from controlplane.cli import (
     policy_cmds,
     reconcile_cmds,
     report_cmds,
+    terminate_cmds,
     token_cmds,
     usage_cmds,
     usage_reported_cmds,
@@ -47,6 +48,7 @@ findings_cmds.register(app)  # findings, notices
 enforce_cmds.register(app, findings_cmds.app)  # enforce; findings approve
 app.add_typer(token_cmds.app, name="token")
 app.add_typer(policy_cmds.app, name="policy")
+terminate_cmds.register(app)  # terminate, wipe
 
 
 @app.callback()

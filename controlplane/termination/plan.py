@@ -33,9 +33,11 @@ class OutsideFootprintError(PlanError):
 class Plan:
     system: str
     targets: tuple[WipeTarget, ...]
+    footprint_clouds: tuple[str, ...] = ()
 
     def clouds(self) -> list[str]:
-        return sorted({t.cloud for t in self.targets})
+        """Every cloud the system's footprint is on (the final reconcile's), with a target there or not."""
+        return sorted({*self.footprint_clouds, *(t.cloud for t in self.targets)})
 
 
 def _groups(footprint: Sequence[FootprintItem]) -> dict[str, list[str]]:
@@ -137,4 +139,4 @@ def build_plan(
     targets.extend(_equipment_targets(own, equipment, vendors, problems))
     if problems:
         raise PlanError(problems)
-    return Plan(system, tuple(targets))
+    return Plan(system, tuple(targets), tuple(sorted({f.cloud for f in own})))
