@@ -59,10 +59,11 @@ def _cloud_targets(
     if not listing.complete:
         problems.append(f"{cloud}: the listing is incomplete ({listing.reason or 'no reason given'})")
         return []
-    outside = [t for t in listing.targets if t.cloud != cloud or t.group not in groups]
+    allowed = {*groups, *(listing.resolved[g] for g in groups if g in listing.resolved)}
+    outside = [t for t in listing.targets if t.cloud != cloud or t.group not in allowed]
     if outside:
         named = ", ".join(f"{t.kind.value} {t.id} (group {t.group!r} on {t.cloud})" for t in outside)
-        raise OutsideFootprintError([f"{cloud}: targets outside the system's footprint {sorted(groups)}: {named}"])
+        raise OutsideFootprintError([f"{cloud}: targets outside the system's footprint {sorted(allowed)}: {named}"])
     ordered: list[WipeTarget] = []
     for target in sorted(listing.targets, key=lambda t: (t.phase, t.kind.value, t.id)):
         if target.kind is TargetKind.SERVER and disk_wiper is not None:
@@ -80,7 +81,7 @@ def _disks(cloud: str, server: WipeTarget, disk_wiper: DiskWiper, problems: list
         return []
     scoped: list[WipeTarget] = []
     for disk in disks:
-        if disk.group not in ("", server.group, server.id):
+        if disk.group not in {"", server.group, server.id}:
             raise OutsideFootprintError([f"{cloud}: disk {disk.id} of server {server.id} names group {disk.group!r}"])
         attributes = {**disk.attributes, "server": server.id}
         scoped.append(disk.model_copy(update={"cloud": cloud, "group": server.group, "attributes": attributes}))

@@ -105,6 +105,12 @@ class FootprintListing(Frozen):
     targets: tuple[WipeTarget, ...]
     complete: bool
     reason: str = ""
+    resolved: dict[str, str] = Field(
+        default_factory=dict,
+        description="footprint ref as asked -> the group id its targets carry, where they differ (an OpenStack "
+        "project asked by name, its targets' group its id); termination accepts a target only when its group is "
+        "an asked ref or the id one resolved to",
+    )
 
 
 @runtime_checkable

@@ -32,8 +32,15 @@ T0 = dt.datetime(2027, 3, 1, 2, 0, tzinfo=dt.UTC)
 class ListingWiper:
     """A wiper that lists what it was given (the plan only lists)."""
 
-    def __init__(self, targets: Sequence[WipeTarget], complete: bool = True, fail: bool = False) -> None:
+    def __init__(
+        self,
+        targets: Sequence[WipeTarget],
+        complete: bool = True,
+        fail: bool = False,
+        resolved: dict[str, str] | None = None,
+    ) -> None:
         self.targets = list(targets)
+        self.resolved = resolved or {}
         self.complete = complete
         self.fail = fail
         self.asked: list[list[str]] = []
@@ -42,7 +49,9 @@ class ListingWiper:
         self.asked.append(list(groups))
         if self.fail:
             raise WipeError("HTTP 503 from the compute API")
-        return FootprintListing(targets=tuple(self.targets), complete=self.complete, reason="volumes page 2 failed")
+        return FootprintListing(
+            targets=tuple(self.targets), complete=self.complete, reason="volumes page 2 failed", resolved=self.resolved
+        )
 
     def wipe(self, target: WipeTarget) -> WipeOutcome:
         return WipeOutcome(
@@ -139,6 +148,32 @@ def test_a_target_outside_the_footprint_refuses_the_whole_plan() -> None:
     wiper = ListingWiper([t(TargetKind.SERVER, "srv-1", phase=1), t(TargetKind.VOLUME, "vol-x", "proj-other", 3)])
     with pytest.raises(OutsideFootprintError, match=r"volume vol-x \(group 'proj-other' on os\)"):
         build_plan("SYS-1", FOOTPRINT[:2], wipers={"os": wiper}, disk_wipers={}, equipment=[], vendors={})
+
+
+def test_a_project_asked_by_name_is_matched_by_the_id_it_resolved_to() -> None:
+    """Targets carry the project id the name resolved to: accepted when the listing says so, refused otherwise."""
+    by_id = [t(TargetKind.VOLUME, "vol-1", "id-a", 3)]
+    footprint = FOOTPRINT[:1]
+    plan = build_plan(
+        "SYS-1",
+        footprint,
+        wipers={"os": ListingWiper(by_id, resolved={"proj-a": "id-a"})},
+        disk_wipers={},
+        equipment=[],
+        vendors={},
+    )
+    assert [x.id for x in plan.targets] == ["vol-1"]
+    with pytest.raises(OutsideFootprintError, match="group 'id-a'"):
+        build_plan("SYS-1", footprint, wipers={"os": ListingWiper(by_id)}, disk_wipers={}, equipment=[], vendors={})
+    with pytest.raises(OutsideFootprintError, match="group 'id-a'"):  # resolved for a ref this system does not have
+        build_plan(
+            "SYS-1",
+            footprint,
+            wipers={"os": ListingWiper(by_id, resolved={"proj-other": "id-a"})},
+            disk_wipers={},
+            equipment=[],
+            vendors={},
+        )
 
 
 def test_a_target_on_another_cloud_is_outside_too() -> None:
