@@ -45,7 +45,7 @@ def resolve_projects(identity: Any, groups: Sequence[str]) -> tuple[list[tuple[s
     return found, problems
 
 
-def _owned(items: Iterable[dict[str, Any]], owner_key: str, project_id: str, what: str) -> list[dict[str, Any]]:
+def owned_by(items: Iterable[dict[str, Any]], owner_key: str, project_id: str, what: str) -> list[dict[str, Any]]:
     out = []
     for item in items:
         if owner_key not in item:
@@ -80,7 +80,7 @@ def _servers(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> l
             status=s.get("status") or "",
             host=s.get("OS-EXT-SRV-ATTR:hypervisor_hostname") or "",
         )
-        for s in _owned(listed, "tenant_id", project_id, "servers")
+        for s in owned_by(listed, "tenant_id", project_id, "servers")
     ]
 
 
@@ -99,41 +99,28 @@ def _volumes(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> l
             encryption_key_id=v.get("encryption_key_id") or "",
             attached_to=",".join(a.get("server_id") or "" for a in v.get("attachments") or []),
         )
-        for v in _owned(listed, "os-vol-tenant-attr:tenant_id", project_id, "volumes")
+        for v in owned_by(listed, "os-vol-tenant-attr:tenant_id", project_id, "volumes")
     ]
 
 
-def _snapshots(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> list[WipeTarget]:
-    listed = pages(
-        conn.block_storage, "/snapshots/detail", "snapshots", query | {"project_id": project_id}, CINDER_VERSION
-    )
+def _copies(conn: Any, cloud: str, project_id: str, query: dict[str, Any], kind: TargetKind) -> list[WipeTarget]:
+    """Volume snapshots or backups: copies of a volume's data, each its own target."""
+    key, owner = {
+        TargetKind.SNAPSHOT: ("snapshots", "os-extended-snapshot-attributes:project_id"),
+        TargetKind.BACKUP: ("backups", "os-backup-project-attr:project_id"),
+    }[kind]
+    listed = pages(conn.block_storage, f"/{key}/detail", key, query | {"project_id": project_id}, CINDER_VERSION)
     return [
         _target(
             cloud,
-            TargetKind.SNAPSHOT,
-            s,
+            kind,
+            c,
             project_id,
-            int(s.get("size") or 0) * GIB,
-            status=s.get("status") or "",
-            volume=s.get("volume_id") or "",
+            int(c.get("size") or 0) * GIB,
+            status=c.get("status") or "",
+            volume=c.get("volume_id") or "",
         )
-        for s in _owned(listed, "os-extended-snapshot-attributes:project_id", project_id, "snapshots")
-    ]
-
-
-def _backups(conn: Any, cloud: str, project_id: str, query: dict[str, Any]) -> list[WipeTarget]:
-    listed = pages(conn.block_storage, "/backups/detail", "backups", query | {"project_id": project_id}, CINDER_VERSION)
-    return [
-        _target(
-            cloud,
-            TargetKind.BACKUP,
-            b,
-            project_id,
-            int(b.get("size") or 0) * GIB,
-            status=b.get("status") or "",
-            volume=b.get("volume_id") or "",
-        )
-        for b in _owned(listed, "os-backup-project-attr:project_id", project_id, "backups")
+        for c in owned_by(listed, owner, project_id, key)
     ]
 
 
@@ -152,7 +139,7 @@ def _images(conn: Any, cloud: str, project_id: str, page_size: int) -> list[Wipe
             }
             for i in conn.image.images(**query)
         ]
-        for item in _owned(listed, "owner", project_id, "images"):
+        for item in owned_by(listed, "owner", project_id, "images"):
             found[item["id"]] = _target(
                 cloud,
                 TargetKind.IMAGE,
@@ -174,10 +161,10 @@ def list_footprint(conn: Any, cloud: str, groups: Sequence[str], *, page_size: i
         shown = f"{name} ({project_id})" if name else project_id
         for what, listing in (
             ("servers", lambda p=project_id: _servers(conn, cloud, p, query)),
-            ("volume snapshots", lambda p=project_id: _snapshots(conn, cloud, p, query)),
+            ("volume snapshots", lambda p=project_id: _copies(conn, cloud, p, query, TargetKind.SNAPSHOT)),
             ("volumes", lambda p=project_id: _volumes(conn, cloud, p, query)),
             ("images", lambda p=project_id: _images(conn, cloud, p, page_size)),
-            ("volume backups", lambda p=project_id: _backups(conn, cloud, p, query)),
+            ("volume backups", lambda p=project_id: _copies(conn, cloud, p, query, TargetKind.BACKUP)),
         ):
             try:
                 with translated(f"list {what} of project {shown}"):

@@ -4,7 +4,8 @@ What each deletion achieves is recorded as it is (NIST SP 800-88, see ``controlp
 
 - a volume of an encrypted type is deleted with its key (Cinder asks the key manager to delete it): crypto-erase,
   ``purge``. Not so under Cinder's ``ConfKeyManager``, whose one fixed key (id all zeros) serves every volume and
-  is never deleted: that volume's deletion is only as good as the backend's clearing, ``attested``;
+  is never deleted (Cinder then shows no ``encryption_key_id``): that volume's deletion is only as good as the
+  backend's clearing, ``attested``;
 - any other volume, a volume snapshot, an image, a backup: deleted, and cleared only as far as the backend's own
   setting (Cinder's ``volume_clear``, the image store) does it, which we cannot see: ``attested`` by the vendor;
 - a server: its record deleted, ``none``; its disks are the hypervisor side's (``yunguan.disk_wipers``).
@@ -43,7 +44,12 @@ from controlplane.termination.ports import (
 
 FIXED_KEY_ID = "00000000-0000-0000-0000-000000000000"  # Cinder's ConfKeyManager: one shared key, never deleted
 SETTLED = {"available", "in-use", "error", "error_restoring", "error_extending", "error_managing", "error_deleting"}
-ATTESTED = "deleted; cleared only by the backend's own setting (e.g. Cinder volume_clear), as attested by the vendor"
+ATTESTED_DETAIL = {
+    TargetKind.VOLUME: "deleted; backend volume_clear as attested by the vendor (lower assurance)",
+    TargetKind.SNAPSHOT: "deleted; backend volume_clear as attested by the vendor (lower assurance)",
+    TargetKind.IMAGE: "deleted from the image store; its clearing as attested by the vendor (lower assurance)",
+    TargetKind.BACKUP: "deleted from the backup store; its clearing as attested by the vendor (lower assurance)",
+}
 
 
 class OpenStackWiper:
@@ -140,7 +146,7 @@ class OpenStackWiper:
     def _plain(self, target: WipeTarget) -> tuple[Method, Category, str]:
         if target.kind is TargetKind.SERVER:
             return Method.DELETE, Category.NONE, "server deleted; its own disks: see its server-disk outcomes"
-        return Method.BACKEND_CLEAR, Category.ATTESTED, ATTESTED
+        return Method.BACKEND_CLEAR, Category.ATTESTED, ATTESTED_DETAIL[target.kind]
 
     def _deleter(self, target: WipeTarget) -> Callable[[], Any]:
         conn, tid = self.conn, target.id
@@ -203,13 +209,14 @@ class OpenStackWiper:
             method, category = Method.CRYPTO_ERASE, Category.PURGE
             detail = f"encrypted volume (type {volume.get('volume_type')}) deleted with its key {key_id}"
         elif volume.get("encrypted"):
+            # Cinder shows no key id for ConfKeyManager's fixed key: the one key every volume shares, never deleted
             method, category = Method.BACKEND_CLEAR, Category.ATTESTED
             detail = (
-                f"encrypted with the key manager's one fixed key {key_id or '(none)'}, which is shared and never "
-                f"deleted: {ATTESTED}"
+                f"encrypted with the key manager's fixed shared key {key_id or FIXED_KEY_ID} (Cinder shows no key of "
+                f"its own), which is never deleted: {ATTESTED_DETAIL[TargetKind.VOLUME]}"
             )
         else:
-            method, category, detail = Method.BACKEND_CLEAR, Category.ATTESTED, ATTESTED
+            method, category, detail = Method.BACKEND_CLEAR, Category.ATTESTED, ATTESTED_DETAIL[TargetKind.VOLUME]
         read = lambda: self._volume(volume_id)  # noqa: E731 - the same read for the delete and the wait
         if volume.get("status") == "deleting":  # a delete sent before a crash: only wait for it
             deleted = self.actions.wait_gone(read, what)
