@@ -157,7 +157,7 @@ class PeakHours:
     last: dt.datetime | None
 
 
-def _table(conn: Connection, window: Window) -> tuple[Table, str]:
+def rollups_for(conn: Connection, window: Window) -> tuple[Table, str]:
     """The daily rollups for whole days they hold (complete days only), else the hourly ones."""
     if window.whole_days:
         newest = conn.execute(select(func.max(usage_daily.c.period))).scalar()
@@ -166,7 +166,7 @@ def _table(conn: Connection, window: Window) -> tuple[Table, str]:
     return usage_hourly, "hour"
 
 
-def _in(table: Table, window: Window) -> ColumnElement[bool]:
+def within(table: Table, window: Window) -> ColumnElement[bool]:
     return and_(table.c.period >= format_time(window.start), table.c.period < format_time(window.end))
 
 
@@ -175,7 +175,19 @@ def _mean(table: Table) -> ColumnElement[Any]:
     return func.sum(table.c.mean * table.c.n) / func.nullif(func.sum(table.c.n), 0)
 
 
-def _number(value: Any) -> float | None:
+def scope_figures(t: Table) -> list[ColumnElement[Any]]:
+    """What one scope's rollup rows add up to: the mean of their samples, the highest and lowest sample, the counts."""
+    return [
+        _mean(t).label("mean"),
+        func.max(t.c.max).label("max"),
+        func.min(t.c.min).label("min"),
+        func.sum(t.c.n).label("n"),
+        func.sum(t.c.n_estimated).label("est"),
+        func.sum(t.c.n_missing).label("miss"),
+    ]
+
+
+def number(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
@@ -183,18 +195,10 @@ def summary(conn: Connection, selection: Selection, metric: str, window: Window)
     """Mean, max and min of ``metric`` over ``window``: for one scope the mean of its samples; for several, percent
     metrics weighted by each scope's capacity (``WEIGHTS``), absolute metrics added up (the mean is the sum of the
     scopes' means, max and min the highest and lowest total of one period's means)."""
-    t, resolution = _table(conn, window)
-    chosen = and_(selection.where(t), _in(t, window))
+    t, resolution = rollups_for(conn, window)
+    chosen = and_(selection.where(t), within(t, window))
     per_scope = (
-        select(
-            t.c.scope_id,
-            _mean(t).label("mean"),
-            func.max(t.c.max).label("max"),
-            func.min(t.c.min).label("min"),
-            func.sum(t.c.n).label("n"),
-            func.sum(t.c.n_estimated).label("est"),
-            func.sum(t.c.n_missing).label("miss"),
-        )
+        select(t.c.scope_id, *scope_figures(t))
         .where(chosen, t.c.metric == metric)
         .group_by(t.c.scope_id)
         .cte("per_scope")
@@ -228,12 +232,12 @@ def summary(conn: Connection, selection: Selection, metric: str, window: Window)
         ).select_from(per_scope.outerjoin(weights, m.scope_id == w.scope_id))
     ).one()
     scopes = int(row.scopes)
-    high, low = _number(row.max), _number(row.min)
+    high, low = number(row.max), number(row.min)
     if scopes > 1 and weight_metric is None:
         high, low = _period_totals(conn, t, chosen, metric)
     return Summary(
         metric=metric,
-        mean=_number(row.only if scopes == 1 else row.combined),
+        mean=number(row.only if scopes == 1 else row.combined),
         max=high,
         min=low,
         samples=int(row.n or 0),
@@ -265,7 +269,7 @@ def _period_totals(
         .subquery()
     )
     row = conn.execute(select(func.max(totals.c.total), func.min(totals.c.total))).one()
-    return _number(row[0]), _number(row[1])
+    return number(row[0]), number(row[1])
 
 
 def month_summary(conn: Connection, selection: Selection, metric: str, year: int, month: int) -> Summary:
@@ -281,10 +285,10 @@ def week_summary(conn: Connection, selection: Selection, metric: str, day: dt.da
 def peak(conn: Connection, selection: Selection, metric: str, window: Window) -> Peak:
     """The highest sample of ``metric`` in the window, with its scope and the hour it fell in (the UTC+8 day when
     the window is older than the hourly rollups are kept)."""
-    for t, resolution in ((usage_hourly, "hour"), _table(conn, window)):
+    for t, resolution in ((usage_hourly, "hour"), rollups_for(conn, window)):
         row = conn.execute(
             select(t.c.max, t.c.scope_id, t.c.period)
-            .where(selection.where(t), _in(t, window), t.c.metric == metric, t.c.max.is_not(None))
+            .where(selection.where(t), within(t, window), t.c.metric == metric, t.c.max.is_not(None))
             .order_by(t.c.max.desc(), t.c.period, t.c.scope_id)
             .limit(1)
         ).first()
@@ -307,7 +311,7 @@ def hours_above(conn: Connection, selection: Selection, metric: str, window: Win
             func.count(distinct(t.c.period)),
             func.min(case((hot, t.c.period))),
             func.max(case((hot, t.c.period))),
-        ).where(selection.where(t), _in(t, window), t.c.metric == metric)
+        ).where(selection.where(t), within(t, window), t.c.metric == metric)
     ).one()
     return PeakHours(
         hours=int(row[0]),
@@ -320,9 +324,9 @@ def hours_above(conn: Connection, selection: Selection, metric: str, window: Win
 
 def metrics(conn: Connection, selections: Sequence[Selection], window: Window) -> list[str]:
     """The metrics that have rollups for these scopes in the window, sorted."""
-    t, _ = _table(conn, window)
+    t, _ = rollups_for(conn, window)
     found: set[str] = set()
     for selection in selections:
-        rows = conn.execute(select(t.c.metric).distinct().where(selection.where(t), _in(t, window)))
+        rows = conn.execute(select(t.c.metric).distinct().where(selection.where(t), within(t, window)))
         found.update(r.metric for r in rows)
     return sorted(found)

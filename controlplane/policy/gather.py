@@ -10,13 +10,15 @@ rollups, which exist for complete days.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, case, func, select
 
 from controlplane.audit.chain import format_time, parse_time
 from controlplane.clock import CST, Clock, SystemClock
+from controlplane.domain import ApplicationSystem
 from controlplane.ledger.store import approved_at, history, systems
 from controlplane.periods import add_months
 from controlplane.policy.evaluate import evaluate
@@ -34,7 +36,8 @@ from controlplane.policy.model import Evaluation
 from controlplane.policy.packs import Pack
 from controlplane.policy.rules import IdleRule, base_metrics
 from controlplane.store.tables import usage_daily, usage_hourly
-from controlplane.usage_query import Selection, Window, hours_above, summary, system_selections
+from controlplane.usage_batches import batches, hours_above_each, scopes_seen, summaries
+from controlplane.usage_query import PeakHours, Selection, Summary, Window, system_selections
 
 WRITES = ("disk_write_bytes_per_s",)
 NETWORK = ("net_rx_bytes_per_s", "net_tx_bytes_per_s")
@@ -87,22 +90,28 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
     for item in history(conn):
         day = item.revision.allocation.effective_from
         onboarded[item.system.key] = min(day, onboarded.get(item.system.key, day))
-    reader = _Reader(conn, pack, period)
-    gathered: list[SystemFacts] = []
+    # what each active system is made of on the clouds it is approved on, then every figure at once
+    chosen: list[tuple[ApplicationSystem, str, list[Selection]]] = []
     for system, department in systems(conn):
         if system.status != "active" or system.key not in in_force:
             continue
         clouds = {cloud for cloud, _ in in_force[system.key]}
+        chosen.append((system, department, [s for s in system_selections(conn, system.key) if s.cloud in clouds]))
+    reader = _Reader(conn, pack, period)
+    whole = [s for _, _, selections in chosen for s in selections] if wanted["system"] else []
+    members = reader.members([s for _, _, selections in chosen for s in selections]) if wanted["server"] else {}
+    each = [Selection.scope(s.cloud, kind, i) for s, found in members.items() for kind, i in found]
+    reader.read(whole, wanted["system"])
+    reader.read(each, wanted["server"])
+    gathered: list[SystemFacts] = []
+    for system, department, selections in chosen:
         scopes: list[ScopeFacts] = []
-        for selection in system_selections(conn, system.key):
-            if selection.cloud not in clouds:
-                continue
+        for selection in selections:
             if wanted["system"]:
                 scopes.append(reader.scope(selection, "system", system.key, wanted["system"]))
-            if wanted["server"]:
-                for kind, scope_id in reader.members(selection):
-                    one = Selection.scope(selection.cloud, kind, scope_id)
-                    scopes.append(reader.scope(one, kind, scope_id, wanted["server"]))
+            for kind, scope_id in members.get(selection, []):
+                one = Selection.scope(selection.cloud, kind, scope_id)
+                scopes.append(reader.scope(one, kind, scope_id, wanted["server"]))
         gathered.append(
             SystemFacts(
                 key=system.key,
@@ -125,6 +134,9 @@ def evaluate_month(conn: Connection, pack: Pack, month: Month | str, clock: Cloc
 
 
 class _Reader:
+    """Reads the figures of many scopes together (``usage_query.summaries``: a few queries a window, not a few a
+    scope), then hands them out scope by scope."""
+
     def __init__(self, conn: Connection, pack: Pack, period: Month) -> None:
         self.conn = conn
         self.pack = pack
@@ -132,32 +144,51 @@ class _Reader:
         self.end = period.window.end
         self.lookback = Window.days(add_months(period.first_day, -LOOKBACK_MONTHS), period.last_day).start
         self._observed: dict[str, dt.date | None] = {}
+        self._figures: dict[tuple[Selection, str], dict[str, Summary]] = {}  # (selection, window label) -> metric
+        self._hours: dict[tuple[Selection, str, str, int], PeakHours] = {}  # (selection, label, metric, k)
+        self._activity: dict[Selection, Activity] = {}
 
-    def members(self, selection: Selection) -> list[tuple[ScopeKind, str]]:
-        """The servers of a system's projects seen in the lookback (so a stopped one is still listed; the hourly
-        rollups too, for days not yet closed), or its namespaces."""
-        if selection.scope_kind == "namespace":
-            return [("namespace", s) for s in selection.scope_ids]
-        seen: set[str] = set()
-        for t in (usage_daily, usage_hourly):
-            seen.update(
-                self.conn.execute(
-                    select(t.c.scope_id)
-                    .distinct()
-                    .where(
-                        selection.where(t),
-                        t.c.period >= format_time(self.lookback),
-                        t.c.period < format_time(self.end),
-                    )
-                ).scalars()
-            )
-        return [("server", s) for s in sorted(seen)]
+    def members(self, selections: Sequence[Selection]) -> dict[Selection, list[tuple[ScopeKind, str]]]:
+        """For each selection, the servers of its projects seen in the lookback (so a stopped one is still listed),
+        or its namespaces. Servers are found in the daily rollups, and in the hourly ones for the days not closed
+        into daily rollups yet (a closed day's daily rollups hold every server its hours held)."""
+        found: dict[Selection, set[str]] = {}
+        by_group = [s for s in selections if s.scope_kind != "namespace"]
+        newest = self.conn.execute(select(func.max(usage_daily.c.period))).scalar()
+        open_from = max(self.lookback, parse_time(newest) + dt.timedelta(days=1)) if newest else self.lookback
+        spans = [(usage_daily, self.lookback)] + ([(usage_hourly, open_from)] if open_from < self.end else [])
+        for t, start in spans:
+            for selection, scope_ids in scopes_seen(self.conn, t, by_group, Window(start, self.end)).items():
+                found.setdefault(selection, set()).update(scope_ids)
+        result: dict[Selection, list[tuple[ScopeKind, str]]] = {}
+        for selection in selections:
+            if selection.scope_kind == "namespace":
+                result[selection] = [("namespace", s) for s in selection.scope_ids]
+            else:
+                result[selection] = [("server", s) for s in sorted(found.get(selection, ()))]
+        return result
+
+    def read(self, selections: Sequence[Selection], wants: _Needs) -> None:
+        """Read the figures ``wants`` of every selection: each window's summaries, hours above 80% and activity."""
+        if not selections or not wants:
+            return
+        for label, window, kind in self._windows(wants):
+            metrics = wants.month if kind == "month" else wants.week
+            hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
+            every = {*metrics, *(m for m, _ in hour_rules)}
+            for selection, figures in summaries(self.conn, selections, every, window).items():
+                self._figures[selection, label] = figures
+            for metric, k in hour_rules:
+                for selection, hours in hours_above_each(self.conn, selections, metric, window, k).items():
+                    self._hours[selection, label, metric, k] = hours
+        if wants.activity:
+            self._activity.update(self._activities(selections))
 
     def scope(self, selection: Selection, kind: ScopeKind, scope_id: str, wants: _Needs) -> ScopeFacts:
         windows = {
             label: self._window(selection, label, window, wants, which) for label, window, which in self._windows(wants)
         }
-        activity = self._activity(selection) if wants.activity else None
+        activity = self._activity[selection] if wants.activity else None
         return ScopeFacts(cloud=selection.cloud, kind=kind, id=scope_id, windows=windows, activity=activity)
 
     def _windows(self, wants: _Needs) -> list[tuple[str, Window, str]]:
@@ -171,10 +202,11 @@ class _Reader:
     def _window(self, selection: Selection, label: str, window: Window, wants: _Needs, kind: str) -> WindowFacts:
         metrics = wants.month if kind == "month" else wants.week
         hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
-        aggregates = {m: self._aggregate(selection, m, window) for m in sorted({*metrics, *(m for m, _ in hour_rules)})}
+        figures = self._figures[selection, label]
+        aggregates = {m: _aggregate(figures[m]) for m in sorted({*metrics, *(m for m, _ in hour_rules)})}
         hours = []
         for metric, k in hour_rules:
-            found = hours_above(self.conn, selection, metric, window, k)
+            found = self._hours[selection, label, metric, k]
             agg = aggregates[metric]
             hours.append(
                 HoursAbove(
@@ -191,48 +223,53 @@ class _Reader:
             label=label, start=window.start, end=window.end, metrics=aggregates, hours_above=tuple(hours)
         )
 
-    def _aggregate(self, selection: Selection, metric: str, window: Window) -> Aggregate:
-        got = summary(self.conn, selection, metric, window)
-        return Aggregate(
-            metric=metric,
-            mean=got.mean,
-            max=got.max,
-            samples=got.samples,
-            estimated=got.estimated,
-            missing=got.missing,
-            scopes=got.scopes,
-            days=got.periods,
-            unweighted=got.unweighted,
-        )
-
-    def _activity(self, selection: Selection) -> Activity:
+    def _activities(self, selections: Sequence[Selection]) -> dict[Selection, Activity]:
+        """When each selection last ran (any daily rollup) and was last active (a day whose writes, or whose network
+        traffic, added up over its scopes, exceed the pack's thresholds), and since when that is measured."""
         t = usage_daily
-        mine = (selection.where(t), t.c.period < format_time(self.end))
-        last_seen = self.conn.execute(select(func.max(t.c.period)).where(*mine)).scalar()
-        measured_from = self.conn.execute(
-            select(func.min(t.c.period)).where(*mine, t.c.metric.in_((*WRITES, *NETWORK)))
-        ).scalar()
-        active = [
-            self.conn.execute(
-                select(t.c.period)
-                .where(*mine, t.c.metric.in_(metrics))
-                .group_by(t.c.period)
-                .having(func.sum(t.c.mean) > limit)
-                .order_by(t.c.period.desc())
-                .limit(1)
-            ).scalar()
-            for metrics, limit in (
-                (WRITES, self.pack.activity.write_bytes_per_s),
-                (NETWORK, self.pack.activity.network_bytes_per_s),
+        batched, alone = batches(selections)
+        if any(s.scope_ids and s.group_ids for s in alone):
+            raise ValueError("a selection picking by both scope and group ids is not read for activity")
+        limits = {0: self.pack.activity.write_bytes_per_s, 1: self.pack.activity.network_bytes_per_s}
+        nothing = Activity(last_seen=None, last_active=None, activity_from=None, observed_until=None)
+        found = {s: nothing.model_copy(update={"observed_until": self._observed_until(s.cloud)}) for s in alone}
+        for batch in batched:
+            sel, scope = batch.matched(t)
+            mine = (t.c.period < format_time(self.end),)
+            acts = t.c.metric.in_((*WRITES, *NETWORK))
+            seen_rows = self.conn.execute(
+                select(sel.c.k, func.max(t.c.period), func.min(case((acts, t.c.period))))
+                .select_from(sel)
+                .join(t, scope)
+                .where(*mine)
+                .group_by(sel.c.k)
             )
-        ]
-        last_active = max((p for p in active if p is not None), default=None)
-        return Activity(
-            last_seen=_day(last_seen),
-            last_active=_day(last_active),
-            activity_from=_day(measured_from),
-            observed_until=self._observed_until(selection.cloud),
-        )
+            last_seen = {r[0]: (r[1], r[2]) for r in seen_rows}
+            kind = case((t.c.metric.in_(WRITES), 0), else_=1).label("kind")
+            per_day = (
+                select(sel.c.k, kind, t.c.period, func.sum(t.c.mean).label("total"))
+                .select_from(sel)
+                .join(t, scope)
+                .where(*mine, acts)
+                .group_by(sel.c.k, kind, t.c.period)
+                .subquery()
+            )
+            d = per_day.c
+            above = d.total > case((d.kind == 0, limits[0]), else_=limits[1])
+            active: dict[int, list[str]] = {}
+            for k, _, last in self.conn.execute(
+                select(d.k, d.kind, func.max(d.period)).where(above).group_by(d.k, d.kind)
+            ):
+                active.setdefault(k, []).append(last)
+            for i, selection in enumerate(batch.selections):
+                seen_at, measured_from = last_seen.get(i, (None, None))
+                found[selection] = Activity(
+                    last_seen=_day(seen_at),
+                    last_active=_day(max(active.get(i, []), default=None)),
+                    activity_from=_day(measured_from),
+                    observed_until=self._observed_until(selection.cloud),
+                )
+        return found
 
     def _observed_until(self, cloud: str) -> dt.date | None:
         if cloud not in self._observed:
@@ -242,6 +279,13 @@ class _Reader:
             ).scalar()
             self._observed[cloud] = _day(newest)
         return self._observed[cloud]
+
+
+_KEPT = ("metric", "mean", "max", "samples", "estimated", "missing", "scopes", "unweighted")  # as Summary has them
+
+
+def _aggregate(got: Summary) -> Aggregate:
+    return Aggregate(days=got.periods, **{name: getattr(got, name) for name in _KEPT})
 
 
 def _day(period: str | None) -> dt.date | None:

@@ -1,0 +1,303 @@
+"""The questions of ``usage_query`` asked of many selections at once, for the monthly evaluation: asked one selection
+at a time that is about 20 queries a server. Here each window takes one query (per chunk of ``BATCH`` matched ids):
+the selections' scope or group ids are a VALUES list ``sel(k, v)`` joined to the rollups, and the rows are grouped by
+selection. Each selection gets the figures ``summary``, ``hours_above`` and the scope listing give it alone
+(tests/integration/test_usage_batches.py compares them on SQLite and PostgreSQL); a selection that picks by both scope
+and group ids, or by nothing, is answered alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Connection,
+    Integer,
+    String,
+    Table,
+    and_,
+    case,
+    column,
+    distinct,
+    func,
+    literal,
+    select,
+    values,
+)
+
+from controlplane.audit.chain import format_time, parse_time
+from controlplane.store.tables import usage_hourly
+from controlplane.usage_query import (
+    WEIGHTS,
+    PeakHours,
+    Selection,
+    Summary,
+    Window,
+    hours_above,
+    number,
+    rollups_for,
+    scope_figures,
+    summary,
+    within,
+)
+
+BATCH = 2000  # ids matched per query (two bound parameters each; SQLite allows 32,766)
+
+
+def _match(selection: Selection) -> tuple[str, tuple[str, ...]] | None:
+    """Which column a selection is matched on in a batch, and the values; None for one picking by both (answered
+    alone)."""
+    if selection.scope_ids and not selection.group_ids:
+        return "scope_id", tuple(sorted(set(selection.scope_ids)))
+    if selection.group_ids and not selection.scope_ids:
+        return "group_id", tuple(sorted(set(selection.group_ids)))
+    return None
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Selections of one cloud and kind matched on the same column, answered by one query."""
+
+    cloud: str
+    scope_kind: str
+    by: str  # the column matched: scope_id or group_id
+    selections: tuple[Selection, ...]
+    pairs: tuple[tuple[int, str], ...]  # (index in selections, value)
+
+    @property
+    def single(self) -> bool:
+        """Every selection is one scope: no weighing, no adding up."""
+        return self.by == "scope_id" and len(self.pairs) == len(self.selections)
+
+    def matched(self, t: Table) -> tuple[CTE, ColumnElement[bool]]:
+        """The selections as a VALUES list ``sel(k, v)`` (``k`` the index in ``selections``), and the condition
+        joining the rows of ``t`` they pick to it."""
+        sel = values(column("k", Integer), column("v", String), name="sel").data(list(self.pairs)).cte("sel")
+        scope = and_(t.c.cloud == self.cloud, t.c.scope_kind == self.scope_kind, t.c[self.by] == sel.c.v)
+        return sel, scope
+
+
+def batches(selections: Iterable[Selection]) -> tuple[list[Batch], list[Selection]]:
+    """The selections (each once) grouped by cloud, kind and matched column, in chunks of at most BATCH values; and
+    those that must be answered one by one (picking by both scope and group ids, or by nothing)."""
+    groups: dict[tuple[str, str, str], list[tuple[Selection, tuple[str, ...]]]] = {}
+    alone: list[Selection] = []
+    for selection in dict.fromkeys(selections):
+        how = _match(selection)
+        if how is None:
+            alone.append(selection)
+        else:
+            groups.setdefault((selection.cloud, selection.scope_kind, how[0]), []).append((selection, how[1]))
+    found: list[Batch] = []
+    for (cloud, kind, by), members in groups.items():
+        chunk: list[tuple[Selection, tuple[str, ...]]] = []
+        for item in members:
+            if chunk and sum(len(v) for _, v in chunk) + len(item[1]) > BATCH:
+                found.append(_chunk(cloud, kind, by, chunk))
+                chunk = []
+            chunk.append(item)
+        found.append(_chunk(cloud, kind, by, chunk))
+    return found, alone
+
+
+def _chunk(cloud: str, kind: str, by: str, chunk: list[tuple[Selection, tuple[str, ...]]]) -> Batch:
+    pairs = tuple((i, v) for i, (_, vs) in enumerate(chunk) for v in vs)
+    return Batch(cloud, kind, by, tuple(s for s, _ in chunk), pairs)
+
+
+def _day_of(period: ColumnElement[Any], window: Window) -> ColumnElement[Any]:
+    """The index of the UTC+8 day of the window an hourly period falls in (the window is of whole days)."""
+    days = round((window.end - window.start).total_seconds() / 86400)
+    bounds = [format_time(window.start + dt.timedelta(days=i)) for i in range(1, days)]
+    if not bounds:
+        return literal(0)
+    return case(*((period < b, i) for i, b in enumerate(bounds)), else_=len(bounds))
+
+
+@dataclass
+class _Part:
+    """One scope's rows of one metric in a window."""
+
+    mean: float | None
+    max: float | None
+    min: float | None
+    n: int
+    est: int
+    miss: int
+
+
+def summaries(
+    conn: Connection, selections: Iterable[Selection], metrics: Iterable[str], window: Window
+) -> dict[Selection, dict[str, Summary]]:
+    """``summary`` of each metric for each selection, the same figures, in a few queries for all of them."""
+    wanted = sorted(set(metrics))
+    t, resolution = rollups_for(conn, window)
+    days = t is usage_hourly and window.whole_days  # periods counts the UTC+8 days of the hours
+    batched, alone = batches(selections)
+    found: dict[Selection, dict[str, Summary]] = {s: {m: summary(conn, s, m, window) for m in wanted} for s in alone}
+    for batch in batched:
+        fetched = sorted({*wanted, *(() if batch.single else (WEIGHTS[m] for m in wanted if m in WEIGHTS))})
+        parts, counts = _parts(conn, t, window, batch, fetched, days=days)
+        totals = counts if batch.single else _totals(conn, t, window, batch, wanted, days=days)
+        for i, selection in enumerate(batch.selections):
+            found[selection] = {m: _combined(m, i, parts, totals.get((i, m)), resolution) for m in wanted}
+    return found
+
+
+def _parts(
+    conn: Connection, t: Table, window: Window, batch: Batch, metrics: Sequence[str], *, days: bool
+) -> tuple[dict[tuple[int, str], dict[str, _Part]], dict[tuple[int, str], tuple[int, None, None]]]:
+    """Per selection, metric and scope: the scope's figures; and (for selections of one scope) the periods."""
+    sel, scope = batch.matched(t)
+    periods = func.count(distinct(_day_of(t.c.period, window))) if days else func.count()
+    query = (
+        select(
+            sel.c.k,
+            t.c.metric,
+            t.c.scope_id,
+            *scope_figures(t),
+            (periods if batch.single else func.count()).label("periods"),
+        )
+        .select_from(sel)
+        .join(t, scope)
+        .where(t.c.metric.in_(metrics), within(t, window))
+        .group_by(sel.c.k, t.c.metric, t.c.scope_id)
+    )
+    parts: dict[tuple[int, str], dict[str, _Part]] = {}
+    counts: dict[tuple[int, str], tuple[int, None, None]] = {}
+    for r in conn.execute(query):
+        part = _Part(number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss))
+        parts.setdefault((r.k, r.metric), {})[r.scope_id] = part
+        counts[r.k, r.metric] = (int(r.periods), None, None)
+    return parts, counts
+
+
+def _totals(
+    conn: Connection, t: Table, window: Window, batch: Batch, metrics: Sequence[str], *, days: bool
+) -> dict[tuple[int, str], tuple[int, float | None, float | None]]:
+    """Per selection and metric: the periods (or UTC+8 days) with rollups, and the highest and lowest total of one
+    period's means (what a sum of scopes' absolute figures peaked at)."""
+    sel, scope = batch.matched(t)
+    per_period = (
+        select(sel.c.k, t.c.metric, t.c.period, func.sum(t.c.mean).label("total"))
+        .select_from(sel)
+        .join(t, scope)
+        .where(t.c.metric.in_(metrics), within(t, window))
+        .group_by(sel.c.k, t.c.metric, t.c.period)
+        .subquery()
+    )
+    p = per_period.c
+    periods = func.count(distinct(_day_of(p.period, window))) if days else func.count()
+    query = select(p.k, p.metric, periods, func.max(p.total), func.min(p.total)).group_by(p.k, p.metric)
+    return {(r[0], r[1]): (int(r[2]), number(r[3]), number(r[4])) for r in conn.execute(query)}
+
+
+def _combined(
+    metric: str,
+    k: int,
+    parts: dict[tuple[int, str], dict[str, _Part]],
+    totals: tuple[int, float | None, float | None] | None,
+    resolution: str,
+) -> Summary:
+    """What ``summary`` makes of selection ``k``'s scopes' figures: one scope's own; several weighted by capacity
+    (percent metrics) or added up."""
+    scopes = parts.get((k, metric), {})
+    periods, high_total, low_total = totals or (0, None, None)
+    ones = list(scopes.values())
+    means = [p.mean for p in ones if p.mean is not None]
+    high = max((p.max for p in ones if p.max is not None), default=None)
+    low = min((p.min for p in ones if p.min is not None), default=None)
+    weight_metric = WEIGHTS.get(metric)
+    mean: float | None
+    unweighted = 0
+    if len(ones) == 1:
+        mean = ones[0].mean
+    elif weight_metric is not None:
+        weights = parts.get((k, weight_metric), {})
+        usable = [(p.mean, w) for s, p in scopes.items() if p.mean is not None and (w := _weight(weights, s))]
+        unweighted = len(means) - len(usable)
+        mean = sum(m * w for m, w in usable) / sum(w for _, w in usable) if usable else None
+    else:
+        mean = sum(means) if means else None
+        if len(ones) > 1:
+            high, low = high_total, low_total
+    return Summary(
+        metric=metric,
+        mean=mean,
+        max=high,
+        min=low,
+        samples=sum(p.n for p in ones),
+        estimated=sum(p.est for p in ones),
+        missing=sum(p.miss for p in ones),
+        scopes=len(ones),
+        periods=periods,
+        unweighted=unweighted,
+        resolution=resolution,
+    )
+
+
+def _weight(weights: dict[str, _Part], scope: str) -> float:
+    """A scope's capacity to weigh it by; 0 when it has none (it is left out)."""
+    part = weights.get(scope)
+    return part.mean if part is not None and part.mean is not None and part.mean > 0 else 0.0
+
+
+def hours_above_each(
+    conn: Connection, selections: Iterable[Selection], metric: str, window: Window, k: int = 3
+) -> dict[Selection, PeakHours]:
+    """``hours_above`` for each selection, the same figures, in a few queries for all of them."""
+    if k < 1:
+        raise ValueError("k counts samples above 80% in an hour: at least 1")
+    t = usage_hourly
+    batched, alone = batches(selections)
+    found = {s: hours_above(conn, s, metric, window, k) for s in alone}
+    hot = t.c.n_above_80 >= k
+    for batch in batched:
+        sel, scope = batch.matched(t)
+        query = (
+            select(
+                sel.c.k,
+                func.count(distinct(case((hot, t.c.period)))),
+                func.count(distinct(case((hot, t.c.scope_id)))),
+                func.count(distinct(t.c.period)),
+                func.min(case((hot, t.c.period))),
+                func.max(case((hot, t.c.period))),
+            )
+            .select_from(sel)
+            .join(t, scope)
+            .where(t.c.metric == metric, within(t, window))
+            .group_by(sel.c.k)
+        )
+        rows = {r[0]: r for r in conn.execute(query)}
+        for i, selection in enumerate(batch.selections):
+            row = rows.get(i)
+            found[selection] = PeakHours(
+                hours=int(row[1]) if row else 0,
+                scopes=int(row[2]) if row else 0,
+                hours_with_data=int(row[3]) if row else 0,
+                first=parse_time(row[4]) if row and row[4] else None,
+                last=parse_time(row[5]) if row and row[5] else None,
+            )
+    return found
+
+
+def scopes_seen(
+    conn: Connection, t: Table, selections: Iterable[Selection], window: Window
+) -> dict[Selection, set[str]]:
+    """The scopes of each selection with any rollup in ``t`` (hourly or daily) in the window."""
+    batched, alone = batches(selections)
+    found: dict[Selection, set[str]] = {}
+    for selection in alone:
+        query = select(t.c.scope_id).distinct().where(selection.where(t), within(t, window))
+        found[selection] = set(conn.execute(query).scalars())
+    for batch in batched:
+        sel, scope = batch.matched(t)
+        query = select(sel.c.k, t.c.scope_id).distinct().select_from(sel).join(t, scope).where(within(t, window))
+        for k, scope_id in conn.execute(query):
+            found.setdefault(batch.selections[k], set()).add(scope_id)
+    return found

@@ -1,0 +1,144 @@
+"""The rules' questions asked of many selections at once (what the monthly evaluation does) give each selection the
+figures it gets asked alone, on SQLite and PostgreSQL: systems by project (weighted, added up, a server that moved
+between projects, one without a capacity, one with nothing measured), single servers, several servers, selections
+picking by both or by nothing; windows answered from the hourly rollups (hours, whole UTC+8 days) and the daily
+ones; in one query or in many small chunks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+from usage_data import CLOUD, at, sample, write
+
+from controlplane.audit.chain import format_time
+from controlplane.store import migrate
+from controlplane.store.engine import make_engine
+from controlplane.store.tables import usage_daily, usage_hourly
+from controlplane.usage import UsageSample
+from controlplane.usage_batches import hours_above_each, scopes_seen, summaries
+from controlplane.usage_query import (
+    Selection,
+    Window,
+    hours_above,
+    summary,
+)
+from controlplane.usage_rollup import roll_up
+
+METRICS = ("cpu_percent", "vcpus", "memory_percent", "disk_used_bytes", "disk_percent")
+SELECTIONS = (
+    Selection(CLOUD, "server", group_ids=("p-1",)),
+    Selection(CLOUD, "server", group_ids=("p-1", "p-2")),
+    Selection(CLOUD, "server", group_ids=("p-none",)),
+    *(Selection.scope(CLOUD, "server", s) for s in ("a", "b", "c", "d", "x", "nobody")),
+    Selection(CLOUD, "server", scope_ids=("a", "b", "x")),
+    Selection(CLOUD, "server", scope_ids=("c",), group_ids=("p-2",)),  # by both: answered alone
+    Selection(CLOUD, "server"),  # nothing
+    Selection("other-cloud", "server", group_ids=("p-1",)),
+)
+WINDOWS = (
+    Window(at("2026-11-20T01:00:00"), at("2026-11-21T20:00:00")),  # hours
+    Window.days(dt.date(2026, 11, 20), dt.date(2026, 11, 22)),  # whole UTC+8 days
+    Window.days(dt.date(2026, 11, 21), dt.date(2026, 11, 22)),  # one day
+    Window.days(dt.date(2026, 11, 1), dt.date(2026, 12, 1)),  # the month
+)
+
+
+def hour(server: str, metric: str, start: str, *values: float | None, **how: Any) -> list[UsageSample]:
+    """One sample per 5 minutes from ``start`` (e.g. 2026-11-20T15), these values."""
+    return [sample(server, metric, f"{start}:{5 * i:02d}:00", v, **how) for i, v in enumerate(values)]
+
+
+def samples() -> list[UsageSample]:
+    found: list[UsageSample] = []
+    for start in ("2026-11-20T02", "2026-11-20T15", "2026-11-20T16", "2026-11-21T09", "2026-11-21T15"):
+        found += [
+            *hour("a", "cpu_percent", start, 10, 12, 14),
+            *hour("a", "vcpus", start, 2),
+            *hour("a", "memory_percent", start, 85, 90, 70, 81),
+            *hour("a", "disk_used_bytes", start, 1e9, 2e9),
+            *hour("b", "cpu_percent", start, 40, 60, None),
+            sample("b", "cpu_percent", f"{start}:55:00", 55, estimated=True),
+            *hour("b", "vcpus", start, 6),
+            *hour("b", "memory_percent", start, 20, 95),
+            *hour("c", "cpu_percent", start, 30),  # no vcpus: cannot be weighed
+            *hour("d", "cpu_percent", start, None, None),  # nothing measured
+            *hour("d", "vcpus", start, 4),
+        ]
+    # x belongs to p-2, but its first hours were in p-1 (moved between projects)
+    found += hour("x", "cpu_percent", "2026-11-20T02", 99, project="p-1")
+    found += hour("x", "vcpus", "2026-11-20T02", 64, project="p-1")
+    for start in ("2026-11-20T16", "2026-11-21T15"):
+        found += hour("x", "cpu_percent", start, 70, 80, project="p-2")
+        found += hour("x", "vcpus", start, 64, project="p-2")
+        found += hour("x", "disk_used_bytes", start, 5e9, project="p-2")
+        found += hour("x", "memory_percent", start, 99, 99, 99, project="p-2")
+    found += hour("b", "disk_used_bytes", "2026-11-21T09", 7e9)
+    return found
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    write(engine, *samples())
+    yield engine
+    engine.dispose()
+
+
+def figures(got: Any) -> tuple[Any, ...]:
+    """A dataclass's fields, floats rounded (the sums may be added up in another order)."""
+    return tuple(round(v, 6) if isinstance(v, float) else v for v in dataclasses.astuple(got))
+
+
+def check_all(engine: Engine) -> None:
+    with engine.connect() as conn:
+        for window in WINDOWS:
+            together = summaries(conn, SELECTIONS, METRICS, window)
+            assert set(together) == set(SELECTIONS)
+            for selection in SELECTIONS:
+                for metric in METRICS:
+                    alone = summary(conn, selection, metric, window)
+                    assert figures(together[selection][metric]) == figures(alone), (selection, metric, window)
+            hours = hours_above_each(conn, SELECTIONS, "memory_percent", window, 1)
+            assert {s: figures(h) for s, h in hours.items()} == {
+                s: figures(hours_above(conn, s, "memory_percent", window, 1)) for s in SELECTIONS
+            }
+            for t in (usage_hourly, usage_daily):
+                seen = scopes_seen(conn, t, SELECTIONS, window)
+                for selection in SELECTIONS:
+                    query = t.select().with_only_columns(t.c.scope_id).where(selection.where(t))
+                    query = query.where(t.c.period >= format_time(window.start), t.c.period < format_time(window.end))
+                    assert seen.get(selection, set()) == set(conn.execute(query).scalars()), (selection, t.name)
+
+
+def test_many_selections_get_the_figures_each_gets_alone_hourly_and_daily(engine: Engine) -> None:
+    """Before the days are closed every window is answered from the hourly rollups (whole days counting UTC+8
+    days), after it whole days from the daily ones: either way each selection's figures are its own."""
+    with engine.begin() as conn:
+        roll_up(conn, at("2026-11-21T12:00:00"))  # 11-20 (UTC+8) closed, 11-21 not
+    check_all(engine)
+    with engine.begin() as conn:
+        roll_up(conn, at("2026-12-02T00:00:00"))
+    check_all(engine)
+    hourly = Selection(CLOUD, "server", group_ids=("p-1",))
+    with engine.connect() as conn:
+        got = summaries(conn, [hourly], ["cpu_percent"], WINDOWS[1])[hourly]["cpu_percent"]
+    assert (got.resolution, got.scopes, got.periods, got.unweighted) == (
+        "day",
+        5,
+        2,
+        1,
+    )  # a, b, c (no vcpus), d, x (then in p-1)
+
+
+def test_chunks_of_a_few_ids_give_the_same_figures(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With room for only a couple of ids per query, the selections are spread over many queries, unchanged."""
+    with engine.begin() as conn:
+        roll_up(conn, at("2026-12-02T00:00:00"))
+    monkeypatch.setattr("controlplane.usage_batches.BATCH", 2)
+    check_all(engine)
