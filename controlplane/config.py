@@ -185,6 +185,13 @@ class HypervisorSettings(_Section):
     keepalive_interval_s: int = Field(default=5, ge=1, le=600, description="libvirt keepalive interval")
     keepalive_count: int = Field(default=3, ge=1, le=100, description="unanswered keepalives before a link is dead")
     reconnect_max_s: float = Field(default=300.0, gt=0, le=3600, description="longest wait between reconnects")
+    wipe_algorithm: Literal[
+        "zero", "nnsa", "dod", "bsi", "gutmann", "schneier", "pfitzner7", "pfitzner33", "random"
+    ] = Field(
+        default="zero",
+        description="termination's overwrite of a server's pool disks: zeros, or a scrub pattern (needs Debian's "
+        "scrub on the host) followed by zeros; read back either way",
+    )
 
 
 class CloudSettings(_Section):

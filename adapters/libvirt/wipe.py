@@ -208,4 +208,5 @@ def open_disk_wiper(cloud: CloudSettings, clock: Clock) -> LibvirtDiskWiper:
             raise WipeError(f"cloud {cloud.name}: cannot list every hypervisor: {plan.problem}")
         return list(plan.hosts)
 
-    return LibvirtDiskWiper(cloud.name, hosts, cloud.hypervisors or HypervisorSettings(), clock)
+    settings = cloud.hypervisors or HypervisorSettings()
+    return LibvirtDiskWiper(cloud.name, hosts, settings, clock, algorithm=settings.wipe_algorithm)

@@ -10,7 +10,8 @@ listing that fails makes the whole footprint incomplete with the reason; never a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from adapters.openstack.convert import GIB
@@ -159,13 +160,14 @@ def list_footprint(conn: Any, cloud: str, groups: Sequence[str], *, page_size: i
     targets: list[WipeTarget] = []
     for project_id, name in projects:
         shown = f"{name} ({project_id})" if name else project_id
-        for what, listing in (
-            ("servers", lambda p=project_id: _servers(conn, cloud, p, query)),
-            ("volume snapshots", lambda p=project_id: _copies(conn, cloud, p, query, TargetKind.SNAPSHOT)),
-            ("volumes", lambda p=project_id: _volumes(conn, cloud, p, query)),
-            ("images", lambda p=project_id: _images(conn, cloud, p, page_size)),
-            ("volume backups", lambda p=project_id: _copies(conn, cloud, p, query, TargetKind.BACKUP)),
-        ):
+        listings: list[tuple[str, Callable[[], list[WipeTarget]]]] = [
+            ("servers", partial(_servers, conn, cloud, project_id, query)),
+            ("volume snapshots", partial(_copies, conn, cloud, project_id, query, TargetKind.SNAPSHOT)),
+            ("volumes", partial(_volumes, conn, cloud, project_id, query)),
+            ("images", partial(_images, conn, cloud, project_id, page_size)),
+            ("volume backups", partial(_copies, conn, cloud, project_id, query, TargetKind.BACKUP)),
+        ]
+        for what, listing in listings:
             try:
                 with translated(f"list {what} of project {shown}"):
                     targets.extend(listing())

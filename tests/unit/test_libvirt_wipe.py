@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import random
+from typing import get_args
 
-from adapters.libvirt.volume_wipe import MIB, sample_ranges, zero_sha256
+import pytest
+from pydantic import ValidationError
+
+from adapters.libvirt.volume_wipe import ALGORITHMS, MIB, sample_ranges, zero_sha256
 from adapters.libvirt.wipe import disk_sources
+from controlplane.config import HypervisorSettings
 
 
 def seeded(seed: int) -> random.Random:
@@ -64,3 +69,13 @@ def test_disk_sources_lists_every_data_disk_and_no_cdrom() -> None:
         ("vdc", "rbd:vms/c"),
         ("vdd", "volume:p/d"),
     ]
+
+
+def test_configurable_algorithms_are_the_ones_the_adapter_knows() -> None:
+    """hypervisors.wipe_algorithm accepts exactly the adapter's algorithms; another is refused naming the field."""
+    field = HypervisorSettings.model_fields["wipe_algorithm"]
+    assert set(get_args(field.annotation)) == set(ALGORITHMS)
+    assert HypervisorSettings().wipe_algorithm == "zero"
+    assert HypervisorSettings(wipe_algorithm="nnsa").wipe_algorithm == "nnsa"
+    with pytest.raises(ValidationError, match="wipe_algorithm"):
+        HypervisorSettings(wipe_algorithm="shred")  # type: ignore[arg-type]
