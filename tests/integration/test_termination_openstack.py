@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import uuid
 from collections.abc import Iterator
@@ -16,8 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from adapters.openstack.inventory import connect
+from controlplane.cli.app import app
 from controlplane.clock import FixedClock
 from controlplane.hosting.evidence import evidence_store
 from controlplane.ledger.forms import read_ledger_file
@@ -35,6 +38,7 @@ from controlplane.termination.terms import TerminationTerms
 from controlplane.termination.wiring import final_reconcile, plan_for
 
 CLOUD = "yunguan-local"
+EXAMPLES = Path(__file__).resolve().parents[2] / "deploy" / "examples"
 TERMS = TerminationTerms(request_within_months=1, transition_months=3, citation="Suining 16")
 
 
@@ -132,11 +136,27 @@ def ledger(rt: Runtime, tmp_path: Path, project_id: str) -> None:
         apply_batch(conn, batch, rt.audit, "operator:test", rt.clock.now())
 
 
-def test_a_real_project_is_wiped_reclaimed_and_certified(
-    runtime: Runtime, admin: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, openstack_clouds: Path
+def cli(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """`yunguan` in-process on this test's store (the example config, as the runtime fixture reads it)."""
+    config = tmp_path / "yunguan.yaml"
+    config.write_text(
+        (EXAMPLES / "yunguan.yaml").read_text(encoding="utf-8") + f"database:\n  url: {db_url}\n", encoding="utf-8"
+    )
+    monkeypatch.setenv("YUNGUAN_STATE_DIR", str(tmp_path / "state"))
+    return CliRunner().invoke(app, ["--lang", "en", "--config", str(config), *args], catch_exceptions=False)
+
+
+def test_a_real_project_is_wiped_reclaimed_and_certified(  # noqa: PLR0917 - fixtures
+    runtime: Runtime,
+    admin: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    openstack_clouds: Path,
+    db_url: str,
 ) -> None:
-    """Plan = exactly the project's server, volume, snapshot and image; refused before the transition's end; after
-    it, every one deleted and read back, the final reconcile clean, billing end recorded, certificate valid."""
+    """Plan (also `terminate plan`) = exactly the project's server, volume, snapshot and image; refused before the
+    transition's end (also `run --dry-run`); after it, every one deleted and read back, the final reconcile clean,
+    billing end recorded, certificate valid."""
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(openstack_clouds))
     rt = runtime
     clock = rt.clock
@@ -170,6 +190,14 @@ def test_a_real_project_is_wiped_reclaimed_and_certified(
                 now=clock.now(),
             )
             cases.approve_wipe(conn, rt.audit, case.id, actor="operator:c", now=clock.now())
+
+        listed = cli(tmp_path, db_url, monkeypatch, "terminate", "plan", "TM-OS-1", "-o", "json")
+        assert listed.exit_code == 0, listed.stderr
+        assert {r["id"]: r["kind"] for r in json.loads(listed.stdout)} == made
+        dry = cli(tmp_path, db_url, monkeypatch, "terminate", "run", "TM-OS-1", "--dry-run")
+        assert dry.exit_code == 1
+        assert "would wipe" in dry.stderr and "transition period runs until" in dry.stderr
+        assert held(admin, ours.id) == set(made)
 
         plan, wipers = plan_for(rt, "TM-OS-1", "operator:c")
         assert {t.id: t.kind.value for t in plan.targets} == made
