@@ -63,7 +63,11 @@ def _cloud_targets(
     outside = [t for t in listing.targets if t.cloud != cloud or t.group not in allowed]
     if outside:
         named = ", ".join(f"{t.kind.value} {t.id} (group {t.group!r} on {t.cloud})" for t in outside)
-        raise OutsideFootprintError([f"{cloud}: targets outside the system's footprint {sorted(allowed)}: {named}"])
+        why = (
+            f"{cloud}: targets outside the system's footprint {sorted(allowed)}: {named} (nothing is planned; a "
+            "wiper that lists a group by another id than the ledger's must report it in its listing's resolved)"
+        )
+        raise OutsideFootprintError([why])
     ordered: list[WipeTarget] = []
     for target in sorted(listing.targets, key=lambda t: (t.phase, t.kind.value, t.id)):
         if target.kind is TargetKind.SERVER and disk_wiper is not None:
