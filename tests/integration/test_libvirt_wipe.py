@@ -19,7 +19,8 @@ from adapters.libvirt.links import ensure_event_loop
 from adapters.libvirt.volume_wipe import MIB, read_back
 from adapters.libvirt.wipe import LibvirtDiskWiper, wipe_volume
 from controlplane.clock import FixedClock
-from controlplane.config import HypervisorHost, HypervisorSettings
+from controlplane.config import CloudSettings, HypervisorHost, HypervisorSettings
+from controlplane.termination import ports
 from controlplane.termination.ports import Category, Method, TargetKind, WipeError
 
 SIZE = 16 * MIB
@@ -132,7 +133,11 @@ def test_server_disks_found_by_domain_uuid_and_wiped(conn: Any, pool: Any, libvi
       </devices></domain>"""
     dom = conn.defineXML(xml)
     host = HypervisorHost(name="dev", uri=tls_uri(libvirtd))
-    wiper = LibvirtDiskWiper("os-dev", [host], HypervisorSettings(), CLOCK)
+    cloud = CloudSettings(
+        name="os-dev", kind="openstack", vendor="v", zone="internet", hypervisors=HypervisorSettings(hosts=(host,))
+    )
+    wiper = ports.open_disk_wiper(cloud, CLOCK)  # through the entry point, as termination opens it
+    assert isinstance(wiper, LibvirtDiskWiper)
     try:
         assert wiper.server_disks(str(uuid.uuid4())) == []
         disks = {d.name: d for d in wiper.server_disks(server)}

@@ -20,6 +20,8 @@ import pytest
 from adapters.openstack.inventory import connect
 from adapters.openstack.wipe import OpenStackWiper
 from controlplane.clock import SystemClock
+from controlplane.config import CloudSettings
+from controlplane.termination import ports
 from controlplane.termination.ports import Category, FootprintListing, Method, TargetKind, WipeError, WipeTarget
 
 CLOUD = "yunguan-local"
@@ -251,7 +253,9 @@ def test_a_failing_listing_gives_an_incomplete_footprint(
         encoding="utf-8",
     )
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
-    dead = OpenStackWiper(CLOUD, SystemClock(), sleep=time.sleep, timeout_s=5, poll_s=1)
+    settings = CloudSettings(name="os-dead", kind="openstack", vendor="v", zone="internet", connection=CLOUD)
+    dead = ports.open_wiper(settings, SystemClock())  # through the entry point, as termination opens it
+    assert isinstance(dead, ports.Wiper)
     listing = dead.footprint([uuid.uuid4().hex])
     assert (listing.complete, listing.targets) == (False, ())
     assert f"127.0.0.1:{port}" in listing.reason or "Connect" in listing.reason, listing.reason
