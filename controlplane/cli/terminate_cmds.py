@@ -236,7 +236,8 @@ PLAN_COLUMNS = [(k, k) for k in ("step", "cloud", "kind", "id", "name", "group",
 
 @_command("plan")
 def plan(ctx: typer.Context, system: SystemArg, output: OutputOpt = Format.TABLE) -> None:
-    """Exactly what would be wiped and reclaimed: the footprint as the clouds list it now, and the guards."""
+    """Exactly what would be wiped and reclaimed: the footprint as the clouds list it now, and the guards (also
+    before any case is requested: a preview)."""
     st = state(ctx)
     rt = st.runtime()
     found, _ = plan_for(rt, system, st.actor)
@@ -256,7 +257,11 @@ def plan(ctx: typer.Context, system: SystemArg, output: OutputOpt = Format.TABLE
     ]
     emit(st.out, output, rows, PLAN_COLUMNS, st.t("terminate_plan_title", system=found.system))
     with rt.engine.connect() as conn:
-        case = cases.case_of(conn, system)
+        try:
+            case = cases.case_of(conn, found.system)
+        except cases.CaseNotFoundError:
+            print_msg(st, "terminate_not_yet", why="no termination case has been requested")
+            return
     for why in wipe_refusals(case, today_cst(rt.clock)):
         print_msg(st, "terminate_not_yet", why=why)
 

@@ -140,6 +140,11 @@ def _system_row(conn: Connection, system: str) -> RowMapping:
     return row
 
 
+def system_key(conn: Connection, system: str) -> str:
+    """The ledger key of a system given by code or name; ``CaseNotFoundError`` when the ledger has none."""
+    return str(_system_row(conn, system)["key"])
+
+
 def set_system_status(
     conn: Connection, audit: AuditLog, system: str, status: SystemStatus, *, actor: str, why: str
 ) -> None:

@@ -13,7 +13,7 @@ from controlplane.ledger.store import footprints
 from controlplane.reconcile.runs import RunSummary
 from controlplane.reconcile.service import reconcile_clouds
 from controlplane.runtime import Runtime
-from controlplane.termination.cases import case_of
+from controlplane.termination.cases import system_key
 from controlplane.termination.plan import Plan, PlanError, build_plan
 from controlplane.termination.ports import DiskWiper, Wiper, open_disk_wiper, open_wiper
 from controlplane.termination.run import Reconcile
@@ -44,7 +44,7 @@ def open_wipers(rt: Runtime, clouds: Sequence[str]) -> Wipers:
 def plan_for(rt: Runtime, system: str, actor: str, wipers: Wipers | None = None) -> tuple[Plan, Wipers]:
     """The system's plan as the clouds list it now; ``PlanError`` when anything could not be listed completely."""
     with rt.engine.connect() as conn:
-        key = case_of(conn, system).system
+        key = system_key(conn, system)
         items = footprints(conn, key)
         serials = {i.ref for i in items if i.kind is FootprintKind.EQUIPMENT}
         equipment = [e for e in hosting.list_equipment(conn, operator(actor)) if e.serial in serials]

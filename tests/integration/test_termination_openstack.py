@@ -167,6 +167,10 @@ def test_a_real_project_is_wiped_reclaimed_and_certified(  # noqa: PLR0917 - fix
         made = fill(ours_conn, admin)
         bystander = other_conn.block_storage.create_volume(name="keep", size=1)
         ledger(rt, tmp_path, ours.id)
+        preview = cli(tmp_path, db_url, monkeypatch, "terminate", "plan", "终止测试系统", "-o", "json")
+        assert preview.exit_code == 0, preview.stderr
+        assert len(json.loads(preview.stdout)) == len(made)
+        assert "no termination case has been requested" in preview.stderr
         with rt.engine.begin() as conn:
             case = cases.request(
                 conn,
