@@ -206,6 +206,7 @@ def explain(pack: Pack, lang: Lang) -> str:
         f"{'plans approved automatically' if pack.auto else 'plans approved by an operator'}; at most "
         f"{radius.max_actions_per_run} actions a run, {radius.max_percent_of_cloud:g}% of a cloud's resources"
     )
+    lines.append(termination_text(pack, lang))
     if not pack.action_rules and not [r for r in pack.rules if not isinstance(r, MonitoringRule)]:
         lines += ["", "本规则包没有可评估的规则。" if zh else "This pack has no rules to evaluate."]
     for rule in pack.rules:
@@ -222,6 +223,24 @@ def explain(pack: Pack, lang: Lang) -> str:
                 else f"  {e.system} ({which}) until {e.until}: {e.reason}"
             )
     return "\n".join(lines)
+
+
+def termination_text(pack: Pack, lang: Lang) -> str:
+    """The pack's termination periods in words, with their citation."""
+    terms = pack.termination
+    months = terms.request_within_months
+    if lang == "zh":
+        request = f"停止使用后 {months} 个月内申请，逾期通报审计和财政" if months is not None else "申请期限未规定"
+        return f"服务终止：{request}；批准后过渡期 {terms.transition_months} 个月，期满方可清除数据（{terms.citation}）"
+    request = (
+        f"request within {months} month(s) of stopping use, late requests reported to audit and finance"
+        if months is not None
+        else "no request deadline"
+    )
+    return (
+        f"Termination: {request}; a {terms.transition_months}-month transition after approval before any wipe "
+        f"({terms.citation})"
+    )
 
 
 def _rule_block(rule: ActionRule, lang: Lang) -> str:

@@ -171,3 +171,15 @@ def test_reminders_are_due_once_each_at_30_7_and_1_days() -> None:
     assert (late.days, late.covers) == (7, (30, 7))
     assert due_reminders([running], end + dt.timedelta(days=1), terms) == []
     assert due_reminders([case(transition_ends=end)], end, terms) == []  # wipe approved: no longer reminded
+
+
+def test_policy_explain_states_the_termination_terms() -> None:
+    """`policy explain` says the request deadline (or that there is none) and the transition, in zh and en."""
+    from controlplane.policy.explain import termination_text  # noqa: PLC0415 - the one test about explain
+
+    assert termination_text(load_pack("suining"), "zh").startswith(
+        "服务终止：停止使用后 1 个月内申请，逾期通报审计和财政"
+    )
+    assert termination_text(load_pack("bozhou"), "en").startswith(
+        "Termination: no request deadline; a 3-month transition after approval before any wipe (Bozhou art. 23"
+    )
