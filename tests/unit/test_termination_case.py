@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from controlplane.policy.explain import termination_text
 from controlplane.policy.packs import load_pack
 from controlplane.termination.case import CaseState, CaseStateError, Move, advance
 from controlplane.termination.cases import Case
@@ -175,8 +176,6 @@ def test_reminders_are_due_once_each_at_30_7_and_1_days() -> None:
 
 def test_policy_explain_states_the_termination_terms() -> None:
     """`policy explain` says the request deadline (or that there is none) and the transition, in zh and en."""
-    from controlplane.policy.explain import termination_text  # noqa: PLC0415 - the one test about explain
-
     assert termination_text(load_pack("suining"), "zh").startswith(
         "服务终止：停止使用后 1 个月内申请，逾期通报审计和财政"
     )
