@@ -78,8 +78,12 @@ class Batch:
         """The selections as a VALUES list ``sel(k, v)`` (``k`` the index in ``selections``), and the condition
         joining the rows of ``t`` they pick to it."""
         sel = values(column("k", Integer), column("v", String), name="sel").data(list(self.pairs)).cte("sel")
-        scope = and_(t.c.cloud == self.cloud, t.c.scope_kind == self.scope_kind, t.c[self.by] == sel.c.v)
-        return sel, scope
+        kind: ColumnElement[bool] = t.c.scope_kind == self.scope_kind
+        if self.by == "group_id":
+            # matched on the group, the rows are found by the (cloud, group_id, ...) index; given scope_kind as it
+            # is, SQLite would rather walk the primary key's (cloud, scope_kind) prefix: every row, per selection
+            kind = (t.c.scope_kind + "") == self.scope_kind
+        return sel, and_(t.c.cloud == self.cloud, kind, t.c[self.by] == sel.c.v)
 
 
 def batches(selections: Iterable[Selection]) -> tuple[list[Batch], list[Selection]]:
