@@ -31,8 +31,10 @@ from controlplane.cli.context import (
 )
 from controlplane.cli.output import Format, emit
 from controlplane.clock import today_cst
+from controlplane.config import ConfigError
 from controlplane.hosting.evidence import evidence_store
 from controlplane.policy.packs import configured_pack
+from controlplane.redaction import Redactor
 from controlplane.runtime import Runtime
 from controlplane.termination import cases
 from controlplane.termination.case import CaseState, CaseStateError, Move
@@ -91,7 +93,12 @@ def refusals(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def _refuse(st: CliState, key: str, code: int, **values: Any) -> None:
-    print_msg(st, key, **values)
+    """Print the refusal (a cloud's answer may quote a secret: redacted like every other error) and exit."""
+    try:
+        redact = Redactor(st.settings.secret_values()).text
+    except ConfigError:
+        redact = Redactor().text
+    print_msg(st, key, **{k: redact(str(v)) for k, v in values.items()})
     raise typer.Exit(code)
 
 

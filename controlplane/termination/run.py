@@ -86,7 +86,10 @@ class Runner:
     def _gone(self, target: WipeTarget) -> bool:
         if target.kind is TargetKind.SERVER_DISK:
             return False  # a disk wiper cannot read back: wipe again (idempotent)
-        return self.wipers[target.cloud].gone(target)
+        wiper = self.wipers.get(target.cloud)
+        if wiper is None:
+            raise WipeError(f"{target.cloud}: no wiper for {target.kind.value} {target.id}")
+        return wiper.gone(target)
 
     def _wiper_for(self, target: WipeTarget) -> Wiper | DiskWiper:
         if target.kind is TargetKind.SERVER_DISK:
@@ -94,7 +97,10 @@ class Runner:
             if disk_wiper is None:
                 raise WipeError(f"{target.cloud}: no disk wiper for disk {target.id}")
             return disk_wiper
-        return self.wipers[target.cloud]
+        wiper = self.wipers.get(target.cloud)
+        if wiper is None:
+            raise WipeError(f"{target.cloud}: no wiper for {target.kind.value} {target.id}")
+        return wiper
 
     def _step(self, case: Case, step: Step, report: RunReport) -> bool:
         """Carry out one step; False when it failed (the run stops)."""
