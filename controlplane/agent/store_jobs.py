@@ -22,6 +22,8 @@ from controlplane.policy.gather import evaluate_month
 from controlplane.policy.notices.outbox import DeliveryReport, deliver_pending
 from controlplane.policy.packs import Pack
 from controlplane.runtime import Runtime
+from controlplane.termination.reminders import log_due_reminders
+from controlplane.termination.wiring import configured_terms
 from controlplane.usage_rollup import retention_steps, roll_up
 
 LIFECYCLE_ACTOR = "agent:lifecycle"
@@ -62,11 +64,12 @@ def tick_job(
     deliver: Deliver = deliver_notices,
 ) -> Done:
     """The findings lifecycle for today (UTC+8): expire ended exemptions, take each escalation step that fell due
-    with its notice, then deliver the notices not delivered yet. A finding that could not move fails the run (an
-    operator must see it); the others moved all the same."""
+    with its notice, log the termination reminders due before transitions end, then deliver the notices not delivered
+    yet. A finding that could not move fails the run (an operator must see it); the others moved all the same."""
     with rt.engine.begin() as conn:
         result = transitions.tick(conn, rt.audit, rt.clock.now(), calendar, escalation_of, LIFECYCLE_ACTOR)
     moved = ", ".join(f"{k} {v}" for k, v in sorted(result.count().items())) or "nothing due"
+    reminded = log_due_reminders(rt.engine, rt.audit, configured_terms(rt), actor=LIFECYCLE_ACTOR, now=rt.clock.now())
     detail = f"findings: {moved}; {len(result.notices)} notices queued"
     if not stop.is_set():  # stopping: undelivered notices wait for the next tick, as failed deliveries do
         report = deliver(rt)
@@ -74,6 +77,7 @@ def tick_job(
             f"; notices {len(report.delivered)} delivered, {len(report.failed)} failed, "
             f"{len(report.abandoned)} abandoned, {len(report.undeliverable)} with no channel"
         )
+    detail += f"; {len(reminded)} termination reminders logged"
     if result.problems:
         raise JobProblemError(f"could not move: {'; '.join(result.problems)}; {detail}")
     return Done(detail)

@@ -33,9 +33,7 @@ from controlplane.cli.output import Format, emit
 from controlplane.clock import today_cst
 from controlplane.config import ConfigError
 from controlplane.hosting.evidence import evidence_store
-from controlplane.policy.packs import configured_pack
 from controlplane.redaction import Redactor
-from controlplane.runtime import Runtime
 from controlplane.termination import cases
 from controlplane.termination.case import CaseState, CaseStateError, Move
 from controlplane.termination.certificate import (
@@ -55,8 +53,7 @@ from controlplane.termination.ports import WipeError
 from controlplane.termination.reminders import due_reminders, record_reminder
 from controlplane.termination.run import Runner
 from controlplane.termination.steps import steps_of
-from controlplane.termination.terms import TerminationTerms
-from controlplane.termination.wiring import final_reconcile, plan_for
+from controlplane.termination.wiring import configured_terms, final_reconcile, plan_for
 
 EXIT_PARTIAL = 6
 
@@ -110,13 +107,6 @@ def _command(name: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
     return register
 
 
-def _terms(rt: Runtime) -> TerminationTerms:
-    try:
-        return configured_pack(rt.settings.policy).termination
-    except KeyError:
-        return TerminationTerms()
-
-
 def _case_row(case: cases.Case, today: dt.date) -> dict[str, Any]:
     days_left = (case.transition_ends - today).days if case.transition_ends else None
     return {
@@ -158,7 +148,7 @@ def request(
         case = cases.request(
             conn,
             rt.audit,
-            _terms(rt),
+            configured_terms(rt),
             system,
             reason=reason,
             stopped_use_on=stopped,
@@ -177,7 +167,7 @@ def approve(ctx: typer.Context, system: SystemArg) -> None:
     rt = st.runtime()
     with rt.engine.begin() as conn:
         case = cases.approve(
-            conn, rt.audit, _terms(rt), cases.case_of(conn, system).id, actor=st.actor, now=rt.clock.now()
+            conn, rt.audit, configured_terms(rt), cases.case_of(conn, system).id, actor=st.actor, now=rt.clock.now()
         )
     print_msg(st, "terminate_approved", system=case.system, until=case.transition_ends)
 
@@ -298,7 +288,7 @@ def run(
     if reasons:  # before any cloud is listed
         raise GuardError(reasons)
     found, opened = plan_for(rt, system, st.actor)
-    runner = Runner(rt.engine, rt.audit, rt.clock, _terms(rt), opened.wipers, opened.disk_wipers, st.actor)
+    runner = Runner(rt.engine, rt.audit, rt.clock, configured_terms(rt), opened.wipers, opened.disk_wipers, st.actor)
     report = runner.run(case.system, found, final_reconcile(rt, st.actor))
     for label in report.done:
         print_msg(st, "terminate_done", target=label)
@@ -396,7 +386,7 @@ def reminders(
     """Reminders due before transitions end (the pack's days, e.g. 30/7/1): listed and logged once each."""
     st = state(ctx)
     rt = st.runtime()
-    terms = _terms(rt)
+    terms = configured_terms(rt)
     today = today_cst(rt.clock)
     with rt.engine.begin() as conn:
         for due in due_reminders(cases.list_cases(conn), today, terms):

@@ -13,12 +13,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, Engine, update
 
 from controlplane.audit.log import AuditLog, Entry
+from controlplane.clock import CST
 from controlplane.store.tables import termination_cases as cases_t
 from controlplane.termination.case import CaseState
-from controlplane.termination.cases import Case
+from controlplane.termination.cases import Case, list_cases
 from controlplane.termination.terms import TerminationTerms
 
 _RUNNING = frozenset({CaseState.APPROVED, CaseState.BACKUP_CONFIRMED})
@@ -59,3 +60,14 @@ def record_reminder(conn: Connection, audit: AuditLog, reminder: Reminder, *, ac
             {"unit": case.unit, "transition_ends": case.transition_ends, "days_before": reminder.days},
         ),
     )
+
+
+def log_due_reminders(
+    engine: Engine, audit: AuditLog, terms: TerminationTerms, *, actor: str, now: dt.datetime
+) -> list[Reminder]:
+    """Log every reminder due today (UTC+8) once, in one transaction (the agent's daily tick calls this)."""
+    with engine.begin() as conn:
+        due = due_reminders(list_cases(conn), now.astimezone(CST).date(), terms)
+        for reminder in due:
+            record_reminder(conn, audit, reminder, actor=actor, now=now)
+    return due

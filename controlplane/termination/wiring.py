@@ -10,6 +10,7 @@ from controlplane.domain import CloudKind, FootprintKind
 from controlplane.hosting import store as hosting
 from controlplane.hosting.scope import operator
 from controlplane.ledger.store import footprints
+from controlplane.policy.packs import configured_pack
 from controlplane.reconcile.runs import RunSummary
 from controlplane.reconcile.service import reconcile_clouds
 from controlplane.runtime import Runtime
@@ -17,6 +18,15 @@ from controlplane.termination.cases import system_key
 from controlplane.termination.plan import Plan, PlanError, build_plan
 from controlplane.termination.ports import DiskWiper, Wiper, open_disk_wiper, open_wiper
 from controlplane.termination.run import Reconcile
+from controlplane.termination.terms import TerminationTerms
+
+
+def configured_terms(rt: Runtime) -> TerminationTerms:
+    """The configured pack's termination terms; the defaults (3 months' transition) when no pack is configured."""
+    try:
+        return configured_pack(rt.settings.policy).termination
+    except KeyError:
+        return TerminationTerms()
 
 
 @dataclass

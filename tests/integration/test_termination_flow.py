@@ -48,6 +48,7 @@ from controlplane.termination.ports import (
     WipeOutcome,
     WipeTarget,
 )
+from controlplane.termination.reminders import log_due_reminders
 from controlplane.termination.run import Runner
 from controlplane.termination.steps import StepState, steps_of
 from controlplane.termination.terms import TerminationTerms
@@ -446,3 +447,25 @@ def test_the_footprint_is_the_only_scope(rt: Runtime) -> None:
     assert {t.group for t in plan.targets} == {"zwfw"}
     with rt.engine.connect() as conn:
         assert FootprintItem(system="ZW-001", cloud=CLOUD, kind=FootprintKind.PROJECT, ref="zwfw") in footprints(conn)
+
+
+def test_reminders_before_the_transition_ends_are_logged_once(rt: Runtime) -> None:
+    """Approved 2026-11-20 (transition to 2027-02-20): 30 days before, one reminder; the same day again, none; 7 days
+    before, the 7-day one; each a termination.reminder event."""
+    case = open_case(rt)
+    with rt.engine.begin() as conn:
+        cases.approve(conn, rt.audit, SUINING, case.id, actor="operator:b", now=rt.clock.now())
+    clock = clock_of(rt)
+
+    def log_on(day: dt.date) -> list[int]:
+        clock.set(dt.datetime.combine(day, dt.time(1, 0), tzinfo=dt.UTC))
+        return [
+            r.days for r in log_due_reminders(rt.engine, rt.audit, SUINING, actor="agent:lifecycle", now=clock.now())
+        ]
+
+    assert log_on(dt.date(2027, 1, 20)) == []
+    assert log_on(dt.date(2027, 1, 21)) == [30]
+    assert log_on(dt.date(2027, 1, 21)) == []
+    assert log_on(dt.date(2027, 2, 13)) == [7]
+    assert log_on(dt.date(2027, 2, 20)) == [1]
+    assert len(actions(rt, "termination.reminder")) == 3
