@@ -136,6 +136,7 @@ def _images(conn: Any, cloud: str, project_id: str, page_size: int) -> list[Wipe
                 "owner": i.owner,
                 "size": i.size,
                 "status": i.status,
+                "visibility": i.visibility,
                 "kind": (i.properties or {}).get("image_type"),
             }
             for i in conn.image.images(**query)
@@ -149,6 +150,7 @@ def _images(conn: Any, cloud: str, project_id: str, page_size: int) -> list[Wipe
                 int(item["size"] or 0),
                 status=item["status"] or "",
                 image_type=item["kind"] or "",
+                visibility=item["visibility"] or "",
             )
     return list(found.values())
 

@@ -42,6 +42,7 @@ from controlplane.termination.ports import (
     WipeTarget,
 )
 
+CONNECT_RETRIES = 3
 FIXED_KEY_ID = "00000000-0000-0000-0000-000000000000"  # Cinder's ConfKeyManager: one shared key, never deleted
 SETTLED = {"available", "in-use", "error", "error_restoring", "error_extending", "error_managing", "error_deleting"}
 ATTESTED_DETAIL = {
@@ -50,6 +51,23 @@ ATTESTED_DETAIL = {
     TargetKind.IMAGE: "deleted from the image store; its clearing as attested by the vendor (lower assurance)",
     TargetKind.BACKUP: "deleted from the backup store; its clearing as attested by the vendor (lower assurance)",
 }
+
+
+def volume_erasure(volume: dict[str, Any]) -> tuple[Method, Category, str]:
+    """What deleting this volume (Cinder's JSON at microversion >= 3.64) achieves: a crypto-erase when it is
+    encrypted with a key of its own; else only the backend's clearing, as the vendor attests it."""
+    key_id = volume.get("encryption_key_id") or ""
+    if volume.get("encrypted") and key_id and key_id != FIXED_KEY_ID:
+        detail = f"encrypted volume (type {volume.get('volume_type')}) deleted with its key {key_id}"
+        return Method.CRYPTO_ERASE, Category.PURGE, detail
+    if volume.get("encrypted"):
+        # Cinder shows no key id for ConfKeyManager's fixed key: the one key every volume shares, never deleted
+        detail = (
+            f"encrypted with the key manager's fixed shared key {key_id or FIXED_KEY_ID} (Cinder shows no key of "
+            f"its own), which is never deleted: {ATTESTED_DETAIL[TargetKind.VOLUME]}"
+        )
+        return Method.BACKEND_CLEAR, Category.ATTESTED, detail
+    return Method.BACKEND_CLEAR, Category.ATTESTED, ATTESTED_DETAIL[TargetKind.VOLUME]
 
 
 class OpenStackWiper:
@@ -77,7 +95,8 @@ class OpenStackWiper:
     @property
     def conn(self) -> Any:
         if self._conn is None:
-            self._conn = connect(self.connection)
+            # a wipe polls for minutes: a connection the service closed meanwhile (keep-alive) is retried, not fatal
+            self._conn = connect(self.connection, connect_retries=CONNECT_RETRIES)
         return self._conn
 
     @property
@@ -204,19 +223,7 @@ class OpenStackWiper:
                 volume = self._settled(volume_id, what)
         except OpenStackNotFoundError:
             return self._outcome(target, started, Method.BACKEND_CLEAR, Category.NONE, "", deleted=False)
-        key_id = volume.get("encryption_key_id") or ""
-        if volume.get("encrypted") and key_id and key_id != FIXED_KEY_ID:
-            method, category = Method.CRYPTO_ERASE, Category.PURGE
-            detail = f"encrypted volume (type {volume.get('volume_type')}) deleted with its key {key_id}"
-        elif volume.get("encrypted"):
-            # Cinder shows no key id for ConfKeyManager's fixed key: the one key every volume shares, never deleted
-            method, category = Method.BACKEND_CLEAR, Category.ATTESTED
-            detail = (
-                f"encrypted with the key manager's fixed shared key {key_id or FIXED_KEY_ID} (Cinder shows no key of "
-                f"its own), which is never deleted: {ATTESTED_DETAIL[TargetKind.VOLUME]}"
-            )
-        else:
-            method, category, detail = Method.BACKEND_CLEAR, Category.ATTESTED, ATTESTED_DETAIL[TargetKind.VOLUME]
+        method, category, detail = volume_erasure(volume)
         read = lambda: self._volume(volume_id)  # noqa: E731 - the same read for the delete and the wait
         if volume.get("status") == "deleting":  # a delete sent before a crash: only wait for it
             deleted = self.actions.wait_gone(read, what)

@@ -38,7 +38,7 @@ class Project:
 @pytest.fixture(scope="module")
 def admin(openstack_clouds: Path) -> Iterator[Any]:
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(openstack_clouds)
-    conn = connect(CLOUD)
+    conn = connect(CLOUD, connect_retries=3)  # the cleanup outlives keep-alive connections the services close
     yield conn
     conn.close()
 
