@@ -21,7 +21,7 @@ from controlplane.api.context import ApiContext
 from controlplane.api.extensions import load_routers
 from controlplane.api.idempotency import Replay, replay_response
 from controlplane.api.middleware import RequestMiddleware
-from controlplane.api.routes import audit, clouds, findings, health, ledger, reconcile, reports, usage
+from controlplane.api.routes import audit, clouds, findings, health, ledger, notices, reconcile, reports, usage
 from controlplane.api.settings import ApiSettings
 from controlplane.runtime import Runtime
 
@@ -90,7 +90,7 @@ def create_app(
     app.add_exception_handler(Replay, replay_response)
     app.include_router(health.router)
     v1 = APIRouter(prefix=PREFIX, responses=problems.responses(400, 401, 403, 404, 409, 422))
-    for module in (ledger, clouds, reconcile, usage, findings, audit, reports):
+    for module in (ledger, clouds, reconcile, usage, findings, notices, audit, reports):
         v1.include_router(module.router)
     for extra in load_routers() if routers is None else routers:
         v1.include_router(extra)

@@ -5,9 +5,9 @@ spec), and ``create_app`` refuses to build an app with a route that declares nei
 without a usable token, 403 when the token's role lacks the permission, and for a POST with an ``Idempotency-Key``
 claims the key (``idempotency``) once the caller is known, so a replay is only ever served to the same token.
 
-Scopes: a unit token sees only its own department's systems (and their drift, use, findings and actions); a vendor
-token only its own vendor's clouds and equipment. Routes narrow their answers with ``Principal.unit`` and
-``Principal.vendor``.
+Scopes: a unit token sees only its own department's systems (and their drift, use, findings, actions and notices)
+and its hosted equipment; a vendor token only its own vendor's clouds and equipment. Routes narrow their answers with
+``Principal.unit`` and ``Principal.vendor``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Permission(StrEnum):
     RECONCILE_RUN = "reconcile:run"
     DRIFT_READ = "drift:read"
     USAGE_READ = "usage:read"
+    USAGE_COLLECT = "usage:collect"
     FINDINGS_READ = "findings:read"
     FINDINGS_APPROVE = "findings:approve"
     FINDINGS_EXEMPT = "findings:exempt"
@@ -50,6 +51,7 @@ class Permission(StrEnum):
     REPORTS_READ = "reports:read"
     EQUIPMENT_READ = "equipment:read"
     EQUIPMENT_WRITE = "equipment:write"
+    NOTICES_READ = "notices:read"
 
 
 P = Permission
@@ -60,8 +62,19 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(P) - {P.EQUIPMENT_WRITE},
     Role.AUDITOR: _READS | {P.AUDIT_VERIFY},
     Role.VENDOR: frozenset({P.CLOUDS_READ, P.EQUIPMENT_READ, P.EQUIPMENT_WRITE}),
+    # a unit reads its own department's systems, their use and findings, its notices and its hosted equipment
     Role.UNIT: frozenset(
-        {P.LEDGER_READ, P.CLOUDS_READ, P.DRIFT_READ, P.USAGE_READ, P.FINDINGS_READ, P.FINDINGS_DISPUTE, P.ACTIONS_READ}
+        {
+            P.LEDGER_READ,
+            P.CLOUDS_READ,
+            P.DRIFT_READ,
+            P.USAGE_READ,
+            P.FINDINGS_READ,
+            P.FINDINGS_DISPUTE,
+            P.ACTIONS_READ,
+            P.EQUIPMENT_READ,
+            P.NOTICES_READ,
+        }
     ),
 }
 

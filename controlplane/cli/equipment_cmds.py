@@ -1,10 +1,13 @@
-"""``yunguan equipment``: the hosting zone's equipment (托管设备) for operators, on the local store. The same
-register and retire functions as the vendors' HTTP API, with the operator as caller and actor."""
+"""``yunguan equipment``: the hosting zone's equipment (托管设备). On the local store the operator is caller and
+actor of the same register and retire functions the vendors' HTTP API runs; with a server configured every command
+goes through that API as the token's role (a vendor token registers and retires its own equipment; registering a
+file is one all-or-nothing ``POST /v1/equipment/registrations``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from http import HTTPStatus
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,11 +15,20 @@ import typer
 
 from controlplane.cli.context import EXIT_USAGE, CliState, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.cli.remote import Remote, RemoteError
 from controlplane.clock import today_cst
 from controlplane.hosting import store
-from controlplane.hosting.form import parse_equipment, read_equipment_file, register_all
+from controlplane.hosting.form import (
+    EQUIPMENT_FORM,
+    Parsed,
+    parse_equipment,
+    read_equipment_file,
+    register_all,
+    rejected,
+)
 from controlplane.hosting.model import Equipment, EquipmentState, RetireReason
 from controlplane.hosting.scope import operator
+from controlplane.ledger.forms import RowError
 from controlplane.units import MBIT, plain
 
 app = typer.Typer(help="Hosted equipment (托管设备): list, show, register, retire.", no_args_is_help=True)
@@ -61,6 +73,18 @@ def _row(item: Equipment) -> dict[str, Any]:
     }
 
 
+def _equipment(item: dict[str, Any]) -> Equipment:
+    """An ``EquipmentOut`` the API answered, as the store gives it (the derived flag dropped)."""
+    return Equipment.model_validate({k: v for k, v in item.items() if k != "sanitization_pending"})
+
+
+def _not_found(st: CliState, exc: RemoteError, equipment_id: int) -> None:
+    """The server's 404 (missing, or outside the token's scope) as the local command says it."""
+    if exc.status == HTTPStatus.NOT_FOUND:
+        print_msg(st, "equipment_not_found", id=equipment_id)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 def _columns(st: CliState, keys: tuple[str, ...]) -> list[tuple[str, str]]:
     return [(k, st.t(f"equipment.{k}")) for k in keys]
 
@@ -81,10 +105,7 @@ def list_(  # typer passes options by name
     remote = st.remote()
     if remote is not None:
         params = {"vendor": vendor, "unit": unit, "system": system, "state": state_.value if state_ else None}
-        found = [
-            Equipment.model_validate({k: v for k, v in item.items() if k != "sanitization_pending"})
-            for item in remote.items("/v1/equipment", params)
-        ]
+        found = [_equipment(item) for item in remote.items("/v1/equipment", params)]
     else:
         with st.runtime().engine.connect() as conn:
             found = store.list_equipment(
@@ -105,10 +126,16 @@ def show(
 ) -> None:
     """One piece of equipment, with its evidence files."""
     st = state(ctx)
-    rt = st.runtime()
+    remote = st.remote()
     try:
-        with rt.engine.connect() as conn:
-            item = store.get_equipment(conn, operator(st.actor), equipment_id)
+        if remote is not None:
+            item = _equipment(remote.get(f"/v1/equipment/{equipment_id}"))
+        else:
+            with st.runtime().engine.connect() as conn:
+                item = store.get_equipment(conn, operator(st.actor), equipment_id)
+    except RemoteError as exc:
+        _not_found(st, exc, equipment_id)
+        raise
     except store.EquipmentNotFoundError:
         print_msg(st, "equipment_not_found", id=equipment_id)
         raise typer.Exit(EXIT_USAGE) from None
@@ -136,16 +163,38 @@ def register(
 ) -> None:
     """Register equipment from a file, atomically: one bad row rejects the whole file (exit 3)."""
     st = state(ctx)
-    rt = st.runtime()
-    raw = read_equipment_file(file)
-    parsed = parse_equipment(raw, vendor)
-    with rt.engine.connect() as conn, conn.begin() as tx:
-        done = register_all(conn, rt.audit, operator(st.actor), parsed, now=rt.clock.now())
-        if dry_run:
-            tx.rollback()
+    remote = st.remote()
+    parsed = parse_equipment(read_equipment_file(file), vendor)
+    if remote is not None:
+        done = _register_remote(remote, parsed, dry_run=dry_run)
+    else:
+        rt = st.runtime()
+        with rt.engine.connect() as conn, conn.begin() as tx:
+            done = register_all(conn, rt.audit, operator(st.actor), parsed, now=rt.clock.now())
+            if dry_run:
+                tx.rollback()
     print_msg(st, "equipment_dry" if dry_run else "equipment_registered", source=file, n=len(done))
     if not dry_run:
         emit(st.out, Format.TABLE, [_row(e) for e in done], _columns(st, COLUMNS))
+
+
+def _register_remote(remote: Remote, parsed: Parsed, *, dry_run: bool) -> list[Equipment]:
+    """The rows that read well go to the server in one request; with bad cells it only checks them (a dry run), so
+    the rejection lists every problem, the file's and the store's, as locally."""
+    errors = list(parsed.errors)
+    done: list[Equipment] = []
+    if parsed.rows:
+        rows = [{"row": r.row, "vendor": r.vendor, **r.spec.model_dump(mode="json")} for r in parsed.rows]
+        try:
+            got = remote.post("/v1/equipment/registrations", {"rows": rows, "dry_run": dry_run or bool(errors)})
+            done = [_equipment(item) for item in got["registered"]]
+        except RemoteError as exc:
+            if not str(exc.problem.get("type", "")).endswith("/rows-rejected"):
+                raise
+            errors += [RowError(e["row"], e["column"], e["message"], EQUIPMENT_FORM) for e in exc.problem["errors"]]
+    if errors:
+        raise rejected(parsed.source, errors)
+    return done
 
 
 @app.command("retire")
@@ -162,19 +211,36 @@ def retire(
 ) -> None:
     """Retire equipment: it leaves the hosting zone, frees its rack space and counts against no allocation."""
     st = state(ctx)
-    rt = st.runtime()
-    day = on.date() if on else today_cst(rt.clock)
+    remote = st.remote()
     try:
-        with rt.engine.begin() as conn:
-            item = store.retire(
-                conn, rt.audit, operator(st.actor), equipment_id, reason=reason, on=day, now=rt.clock.now()
-            )
+        if remote is not None:
+            body = {"reason": reason.value, "on": on.date().isoformat() if on else None}
+            item = _equipment(remote.post(f"/v1/equipment/{equipment_id}/retire", body))
+        else:
+            rt = st.runtime()
+            with rt.engine.begin() as conn:
+                item = store.retire(
+                    conn,
+                    rt.audit,
+                    operator(st.actor),
+                    equipment_id,
+                    reason=reason,
+                    on=on.date() if on else today_cst(rt.clock),
+                    now=rt.clock.now(),
+                )
+    except RemoteError as exc:
+        _not_found(st, exc, equipment_id)
+        if exc.status == HTTPStatus.UNPROCESSABLE_ENTITY and exc.problem.get("type", "").endswith("/invalid-equipment"):
+            print_msg(st, "equipment_refused", id=equipment_id, why=exc.problem.get("detail", ""))
+            raise typer.Exit(EXIT_USAGE) from None
+        raise
     except store.EquipmentNotFoundError:
         print_msg(st, "equipment_not_found", id=equipment_id)
         raise typer.Exit(EXIT_USAGE) from None
     except store.HostingError as exc:
         print_msg(st, "equipment_refused", id=equipment_id, why=str(exc))
         raise typer.Exit(EXIT_USAGE) from None
-    print_msg(st, "equipment_retired", id=item.id, serial=item.serial, reason=reason.value, on=day.isoformat())
+    day = item.retired_on.isoformat() if item.retired_on else ""
+    print_msg(st, "equipment_retired", id=item.id, serial=item.serial, reason=reason.value, on=day)
     if item.sanitization_certificate_missing():
         print_msg(st, "equipment_sanitization")

@@ -1,28 +1,31 @@
-"""``yunguan findings`` (list, show, exempt, dispute, reject-dispute, resolve, tick) and ``yunguan notices list``:
-the findings lifecycle and the notices it sends, for operators."""
+"""``yunguan findings`` (list, show, exempt, dispute, reject-dispute, resolve, tick): the findings lifecycle, for
+operators. ``list``, ``show``, ``exempt`` and ``dispute`` also run over the agent's API when a server is configured;
+the others change what the agent itself schedules and stay local."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from http import HTTPStatus
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy import Connection
 
+from controlplane.cli import notices_cmds
 from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_USAGE, CliState, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.cli.remote import Remote, RemoteError
 from controlplane.clock import CST
 from controlplane.policy import transitions
 from controlplane.policy.deadlines import load_calendar
 from controlplane.policy.findings import Finding, FindingEvent, finding_history, findings, get_finding
-from controlplane.policy.lifecycle import ALLOWED_FROM, TransitionError
+from controlplane.policy.lifecycle import ALLOWED_FROM, Transition, TransitionError
 from controlplane.policy.model import FindingState
-from controlplane.policy.notices.outbox import Notice, Status, deliver_pending, notices
+from controlplane.policy.notices.outbox import deliver_pending, notices
 from controlplane.policy.packs import escalations
 
 app = typer.Typer(help="Findings (问题) and their lifecycle.", no_args_is_help=True)
-notices_app = typer.Typer(help="Notices (通知) sent to using units.", no_args_is_help=True)
 T = TypeVar("T")
 
 LIST_COLUMNS = ("id", "state", "system", "cloud", "scope", "rule", "citation", "outcome", "period", "evidence")
@@ -31,7 +34,7 @@ LIST_COLUMNS = ("id", "state", "system", "cloud", "scope", "rule", "citation", "
 def register(root: typer.Typer) -> None:
     """Add ``findings`` and ``notices`` to the root command."""
     root.add_typer(app, name="findings")
-    root.add_typer(notices_app, name="notices")
+    root.add_typer(notices_cmds.app, name="notices")
 
 
 def _evidence(finding: Finding) -> str:
@@ -98,11 +101,11 @@ def show(
     and the notices sent."""
     st = state(ctx)
     remote = st.remote()
-    sent: list[Notice] = []  # notices are not served over the API yet
     if remote is not None:
         got = remote.get(f"/v1/findings/{finding_id}")
         finding = Finding.model_validate(got["finding"])
         history = [FindingEvent.model_validate(e) for e in got["history"]]
+        sent = notices_cmds.remote_notices(remote, finding_id=finding_id)
     else:
         with st.runtime().engine.connect() as conn:
             found = get_finding(conn, finding_id)
@@ -116,7 +119,7 @@ def show(
         data = {
             "finding": finding.model_dump(mode="json"),
             "history": [e.model_dump(mode="json") for e in history],
-            "notices": [_notice_row(st, n, output) for n in sent],
+            "notices": [notices_cmds.notice_row(st, n, output) for n in sent],
         }
         emit(st.out, output, [data], [])
         return
@@ -162,7 +165,7 @@ def show(
         st.out, output, events, [(k, st.t(f"history.{k}")) for k in keys], st.t("finding_history_title", id=finding.id)
     )
     if sent:
-        _emit_notices(st, sent, output)
+        notices_cmds.emit_notices(st, sent, output)
 
 
 def _change(st: CliState, work: Callable[[Connection], Finding], finding_id: int) -> Finding:
@@ -175,24 +178,40 @@ def _change(st: CliState, work: Callable[[Connection], Finding], finding_id: int
         print_msg(st, "finding_not_found", id=finding_id)
         raise typer.Exit(EXIT_USAGE) from None
     except TransitionError as exc:
-        allowed = "、".join(st.t(f"state.{s}") for s in sorted(ALLOWED_FROM[exc.transition]))
-        print_msg(
-            st,
-            "finding_refused",
-            id=finding_id,
-            state=st.t(f"state.{exc.state}"),
-            transition=st.t(f"transition.{exc.transition}"),
-            allowed=allowed,
-        )
-        raise typer.Exit(EXIT_CHECK_FAILED) from None
+        _refused(st, finding_id, exc.state, exc.transition)
     except transitions.FindingInputError as exc:
         st.err.print(f"{st.t('error')}: {exc}", highlight=False, markup=False)
         raise typer.Exit(EXIT_USAGE) from None
 
 
+def _refused(st: CliState, finding_id: int, state: FindingState, transition: Transition) -> NoReturn:
+    allowed = "、".join(st.t(f"state.{s}") for s in sorted(ALLOWED_FROM[transition]))
+    print_msg(
+        st,
+        "finding_refused",
+        id=finding_id,
+        state=st.t(f"state.{state}"),
+        transition=st.t(f"transition.{transition}"),
+        allowed=allowed,
+    )
+    raise typer.Exit(EXIT_CHECK_FAILED)
+
+
 def _changed(st: CliState, before: FindingState | None, after: Finding) -> None:
     shown = st.t(f"state.{before}") if before else "—"
     print_msg(st, "finding_changed", id=after.id, before=shown, after=st.t(f"state.{after.state}"))
+
+
+def _remote_change(st: CliState, remote: Remote, finding_id: int, transition: str, body: dict[str, str]) -> None:
+    """A transition the server makes (as the token's actor); a state that forbids it exits 1, as locally."""
+    before = FindingState(remote.get(f"/v1/findings/{finding_id}")["finding"]["state"])
+    try:
+        after = Finding.model_validate(remote.post(f"/v1/findings/{finding_id}/{transition}", body))
+    except RemoteError as exc:
+        if exc.status == HTTPStatus.CONFLICT and "transition" in exc.problem:  # the state forbids it
+            _refused(st, finding_id, FindingState(exc.problem["state"]), Transition(exc.problem["transition"]))
+        raise
+    _changed(st, before, after)
 
 
 def _state_of(st: CliState, finding_id: int) -> FindingState | None:
@@ -217,6 +236,10 @@ def exempt(
 ) -> None:
     """Exempt a finding until a day: escalation stops; after that day it returns to the state it interrupted."""
     st = state(ctx)
+    remote = st.remote()
+    if remote is not None:
+        _remote_change(st, remote, finding_id, "exempt", {"reason": reason, "until": until.date().isoformat()})
+        return
     rt = st.runtime()
     before = _state_of(st, finding_id)
     after = _change(
@@ -234,6 +257,10 @@ def exempt(
 def dispute(ctx: typer.Context, finding_id: IdArgument, reason: ReasonOption) -> None:
     """Record the unit's dispute: escalation pauses until the dispute is rejected or the finding resolves."""
     st = state(ctx)
+    remote = st.remote()
+    if remote is not None:
+        _remote_change(st, remote, finding_id, "dispute", {"reason": reason})
+        return
     rt = st.runtime()
     before = _state_of(st, finding_id)
     after = _change(
@@ -324,51 +351,3 @@ def tick(
         )
     if result.problems:
         raise typer.Exit(EXIT_CHECK_FAILED)
-
-
-# -- notices ---------------------------------------------------------------------------------------------------------
-
-
-def _notice_row(st: CliState, notice: Notice, fmt: Format) -> dict[str, Any]:
-    table = fmt is Format.TABLE
-    deliveries = [
-        f"{d.channel} {d.recipient}: {st.t(f'notice_status.{d.status}') if table else d.status.value}"
-        + (f" ({d.attempts}× {d.last_error})" if d.last_error else "")
-        for d in notice.deliveries
-    ]
-    return {
-        "id": notice.id,
-        "finding": notice.finding_id,
-        "kind": st.t(f"notice_kind.{notice.kind}") if table else notice.kind.value,
-        "system": notice.snapshot.get("system"),
-        "unit": notice.snapshot.get("unit"),
-        "created": notice.created.astimezone(CST).isoformat(timespec="minutes") if table else notice.created,
-        "deadline": notice.deadline,
-        "status": st.t(f"notice_status.{notice.status}") if table else notice.status.value,
-        "deliveries": deliveries,
-    }
-
-
-def _emit_notices(st: CliState, sent: list[Notice], fmt: Format) -> None:
-    keys = ("id", "finding", "kind", "system", "unit", "created", "deadline", "status", "deliveries")
-    rows = [_notice_row(st, n, fmt) for n in sent]
-    emit(st.out, fmt, rows, [(k, st.t(f"notices.{k}")) for k in keys], st.t("notices_title", n=len(sent)))
-
-
-@notices_app.command("list")
-@guarded
-def list_notices(
-    ctx: typer.Context,
-    finding_id: Annotated[int | None, typer.Option("--finding", help="only this finding's notices")] = None,
-    status: Annotated[Status | None, typer.Option("--status", help="pending, delivered, failed, abandoned")] = None,
-    output: Annotated[Format, typer.Option("--output", "-o", help="table, json, yaml or csv")] = Format.TABLE,
-) -> None:
-    """The notices the lifecycle produced, with each delivery's result (channel, recipient, tries, last error)."""
-    st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.connect() as conn:
-        sent = notices(conn, finding_id=finding_id, status=status)
-    if not sent and output is Format.TABLE:
-        print_msg(st, "notices_none")
-        return
-    _emit_notices(st, sent, output)

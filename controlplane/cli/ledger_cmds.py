@@ -1,4 +1,5 @@
-"""``yunguan ledger``: import, show and export the approved ledger."""
+"""``yunguan ledger``: import, show and export the approved ledger. ``show`` also reads over the agent's API
+(``/v1/allocations``, ``/v1/allocations/history``) when a server is configured; import and export stay local."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from controlplane.api.routes.ledger import AllocationOut
 from controlplane.cli.context import guarded, print_msg, state
 from controlplane.cli.output import Format, emit
-from controlplane.clock import today_cst
+from controlplane.clock import SystemClock, today_cst
+from controlplane.domain import Quantities
 from controlplane.ledger import export as ledger_export
 from controlplane.ledger.forms import read_ledger_file
 from controlplane.ledger.rows import parse_ledger
 from controlplane.ledger.store import (
-    Approved,
     apply_batch,
     approved_at,
     footprints,
@@ -59,23 +61,26 @@ def import_(
             st.err.print("  " + line, highlight=False, markup=False)
 
 
-def _row(item: Approved, with_history: bool) -> dict[str, Any]:
-    a = item.revision.allocation
+def _quantities(item: AllocationOut) -> Quantities:
+    return Quantities.model_validate({k: getattr(item, k) for k in Quantities.model_fields} | {"vcpu": str(item.vcpu)})
+
+
+def _row(item: AllocationOut, with_history: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "unit": item.department,
-        "system": item.system.key,
+        "system": item.system,
         "cloud": item.cloud,
-        **ledger_export.form_quantities(a.quantities),
-        "kind": a.kind.value,
-        "approval": a.approval_ref,
-        "effective_from": a.effective_from.isoformat(),
-        "effective_to": a.effective_to.isoformat() if a.effective_to else None,
-        "period": f"{a.effective_from.isoformat()} → {a.effective_to.isoformat() if a.effective_to else ''}",
-        "major_change": list(item.revision.major_change),
+        **ledger_export.form_quantities(_quantities(item)),
+        "kind": item.kind.value,
+        "approval": item.approval_ref,
+        "effective_from": item.effective_from.isoformat(),
+        "effective_to": item.effective_to.isoformat() if item.effective_to else None,
+        "period": f"{item.effective_from.isoformat()} → {item.effective_to.isoformat() if item.effective_to else ''}",
+        "major_change": list(item.major_change),
     }
     if with_history:
-        row["revision"] = item.revision.revision
-        row["recorded_at"] = item.revision.recorded_at.isoformat(timespec="seconds")
+        row["revision"] = item.revision
+        row["recorded_at"] = item.recorded_at.isoformat(timespec="seconds")
     return row
 
 
@@ -92,10 +97,18 @@ def show(
 ) -> None:
     """What was approved for each system on a day (default today), or the whole revision history."""
     st = state(ctx)
-    rt = st.runtime()
-    day = at.date() if at else today_cst(rt.clock)
-    with rt.engine.connect() as conn:
-        items = history(conn, system) if all_revisions else approved_at(conn, day, system)
+    remote = st.remote()
+    if remote is not None:
+        day = at.date() if at else today_cst(SystemClock())  # the operator's today, as the local command's
+        path = "/v1/allocations/history" if all_revisions else "/v1/allocations"
+        params = {"system": system, "day": None if all_revisions else day.isoformat()}
+        items = [AllocationOut.model_validate(item) for item in remote.items(path, params)]
+    else:
+        rt = st.runtime()
+        day = at.date() if at else today_cst(rt.clock)
+        with rt.engine.connect() as conn:
+            found = history(conn, system) if all_revisions else approved_at(conn, day, system)
+        items = [AllocationOut.of(item) for item in found]
     rows = [_row(i, all_revisions) for i in items]
     if output is Format.TABLE:
         for row in rows:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Any
 
 import typer
@@ -76,14 +75,7 @@ def _show_run(
 def _reconcile_remote(st: CliState, remote: Remote, clouds: list[str], dry_run: bool) -> None:
     """Start the run on the server, follow its progress until it is done, show it as a local run."""
     run = remote.post("/v1/reconcile-runs", {"clouds": clouds, "dry_run": dry_run})
-    with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=st.err, transient=True
-    ) as bar:
-        task = bar.add_task(run["progress"], total=None)
-        while run["state"] == "running":
-            time.sleep(remote.config.poll_s)
-            run = remote.get(f"/v1/reconcile-runs/{run['id']}")
-            bar.update(task, description=run["progress"])
+    run = remote.follow(run, "/v1/reconcile-runs", st.err)
     result = run["result"]
     if run["state"] != "done" or result is None:
         raise RemoteError(f"reconcile run {run['id']} failed on the server: {run['error']}", EXIT_REMOTE)

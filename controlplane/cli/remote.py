@@ -12,6 +12,7 @@ Errors come back as problem+json: they become one clear line with the request id
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,17 +21,24 @@ from typing import Any
 
 import httpx
 import yaml
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 EXIT_USAGE = 2
 EXIT_REMOTE = 5
 
 
 class RemoteError(Exception):
-    """A call the server refused or could not answer: the message to show and the exit code."""
+    """A call the server refused or could not answer: the message to show, the exit code and the HTTP status (None:
+    no answer, or not the server's)."""
 
-    def __init__(self, message: str, code: int) -> None:
+    def __init__(
+        self, message: str, code: int, status: int | None = None, problem: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
+        self.status = status
+        self.problem = problem or {}  # the problem+json body the server answered
 
 
 @dataclass(frozen=True)
@@ -113,9 +121,11 @@ def resolve(server: str | None, token_file: Path | None) -> ClientConfig | None:
 def _problem(response: httpx.Response) -> RemoteError:
     request_id = response.headers.get("x-request-id", "")
     detail = ""
+    problem: dict[str, Any] = {}
     try:
         body = response.json()
         if isinstance(body, dict):
+            problem = body
             detail = str(body.get("detail") or body.get("title") or "")
             request_id = str(body.get("request_id") or request_id)
     except ValueError:
@@ -128,7 +138,7 @@ def _problem(response: httpx.Response) -> RemoteError:
     else:
         what = f"the server answered {status}: {detail}"
     code = EXIT_REMOTE if status >= 500 else EXIT_USAGE
-    return RemoteError(f"{what} [request {request_id}]", code)
+    return RemoteError(f"{what} [request {request_id}]", code, status, problem)
 
 
 class Remote:
@@ -179,6 +189,25 @@ class Remote:
         """A POST, done once however often it is retried (a fresh Idempotency-Key)."""
         headers = {"Idempotency-Key": str(uuid.uuid4())}
         return self._send("POST", path, json=body if body is not None else {}, headers=headers).json()
+
+    def follow(self, job: dict[str, Any], path: str, console: Console) -> dict[str, Any]:
+        """A job the server runs (``path/{id}``: a reconcile run, a usage collection), asked every ``poll_s`` until
+        it is no longer running, its progress on a spinner when ``console`` is a terminal (a log gets none)."""
+        spinner = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        with spinner as bar:
+            task = bar.add_task(job["progress"], total=None)
+            while job["state"] == "running":
+                time.sleep(self.config.poll_s)
+                job = self.get(f"{path}/{job['id']}")
+                bar.update(task, description=job["progress"])
+        return job
 
     def download(self, path: str, params: dict[str, Any], out: Path) -> httpx.Headers:
         response = self._send("GET", path, params=_clean(params))

@@ -27,6 +27,7 @@ from controlplane.clock import today_cst
 from controlplane.domain import Name
 from controlplane.hosting import store
 from controlplane.hosting.evidence import EvidenceCorruptError, EvidenceTooLargeError, evidence_store
+from controlplane.hosting.form import Parsed, Registration, register_all
 from controlplane.hosting.model import (
     Equipment,
     EquipmentChange,
@@ -37,6 +38,7 @@ from controlplane.hosting.model import (
     RetireReason,
 )
 from controlplane.hosting.scope import Caller, Role
+from controlplane.ledger.forms import LedgerFileError
 
 router = APIRouter(tags=["equipment"])
 Ctx = Annotated[ApiContext, Depends(api_context)]
@@ -63,6 +65,20 @@ class EquipmentOut(Equipment):
 
 class RegisterIn(EquipmentSpec):
     vendor: Name | None = Field(default=None, description="the hosting vendor; a vendor token registers as itself")
+
+
+class RowIn(RegisterIn):
+    row: int = Field(ge=1, le=1_000_000, description="the row's number in the registration file, named in errors")
+
+
+class RegistrationsIn(BaseModel):
+    rows: list[RowIn] = Field(min_length=1, max_length=5000, description="the rows, all registered or none")
+    dry_run: bool = Field(default=False, description="check every row against the store, register nothing")
+
+
+class RegistrationsOut(BaseModel):
+    dry_run: bool
+    registered: list[EquipmentOut] = Field(description="what was registered (a dry run: what would be)")
 
 
 class RetireIn(BaseModel):
@@ -137,6 +153,36 @@ def register_equipment(body: RegisterIn, response: Response, ctx: Ctx, who: Writ
         raise _problem(exc) from None
     response.headers["Location"] = f"/v1/equipment/{item.id}"
     return EquipmentOut.of(item)
+
+
+@router.post(
+    "/equipment/registrations",
+    summary="Register many pieces of equipment at once (a registration file): all of them, or none",
+    response_model=RegistrationsOut,
+    responses=responses(422),
+)
+def register_many(body: RegistrationsIn, ctx: Ctx, who: Writer) -> RegistrationsOut:
+    """Every row is checked as ``POST /equipment`` checks one; a refused row refuses them all (422 with ``errors``:
+    row, column, message for each), as ``yunguan equipment register`` does with a file."""
+    rt = ctx.runtime
+    parsed = Parsed(
+        "request",
+        [
+            Registration(r.row, r.vendor, EquipmentSpec.model_validate(r.model_dump(exclude={"vendor", "row"})))
+            for r in body.rows
+        ],
+    )
+    try:
+        with rt.engine.connect() as conn, conn.begin() as tx:
+            done = register_all(conn, rt.audit, caller_of(who), parsed, now=rt.clock.now())
+            if body.dry_run:
+                tx.rollback()
+    except LedgerFileError as exc:
+        errors = [{"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]
+        raise Problem(
+            422, "rows-rejected", f"{len(errors)} problem(s); nothing was registered", extra={"errors": errors}
+        ) from None
+    return RegistrationsOut(dry_run=body.dry_run, registered=[EquipmentOut.of(e) for e in done])
 
 
 @router.patch(

@@ -253,8 +253,13 @@ def register_all(
         except store.HostingError as exc:
             errors.append(RowError(item.row, FIELD_COLUMN.get(exc.field or ""), str(exc), EQUIPMENT_FORM))
     if errors:
-        raise LedgerFileError(parsed.source, sorted(errors, key=lambda e: (e.row or 0, _order(e.column))))
+        raise rejected(parsed.source, errors)
     return done
+
+
+def rejected(source: str, errors: list[RowError]) -> LedgerFileError:
+    """The file's rejection: every problem, by row, then in the form's column order."""
+    return LedgerFileError(source, sorted(errors, key=lambda e: (e.row or 0, _order(e.column))))
 
 
 def _order(column: str | None) -> int:

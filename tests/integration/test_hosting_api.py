@@ -166,6 +166,24 @@ def test_operators_and_auditors_read_everything_and_write_nothing(api: Api) -> N
     assert done.status_code == 201 and done.json()["registered_by"].startswith("admin:root#")
 
 
+def test_a_unit_reads_its_own_departments_equipment_only(api: Api) -> None:
+    """A unit token lists and reads its department's equipment, whoever hosts it; another unit's id answers the
+    404 a missing one does, and the unit writes nothing (403)."""
+    own = registered(api)["id"]
+    other = registered(api, who="b", serial="SN-DA", unit="市档案馆", system="DA-003")["id"]
+    listed = api.call("unit", "GET", "/equipment").json()
+    assert ([e["id"] for e in listed["items"]], listed["next"]) == ([own], None)
+    assert api.call("unit", "GET", "/equipment?unit=市档案馆").json()["items"] == []
+    assert api.call("unit", "GET", f"/equipment/{own}").json()["serial"] == "SN-1"
+    assert api.call("unit", "GET", f"/equipment/{own}/evidence").json() == []
+    theirs = api.call("unit", "GET", f"/equipment/{other}")
+    assert problem(theirs) == problem(api.call("unit", "GET", f"/equipment/{other + 1000}"))
+    assert theirs.status_code == 404
+    assert api.call("unit", "GET", f"/equipment/{other}/evidence").status_code == 404
+    assert api.call("unit", "POST", f"/equipment/{own}/retire", json={"reason": "removed"}).status_code == 403
+    assert api.call("admin", "GET", f"/equipment/{other}").status_code == 200
+
+
 def test_bad_input_is_a_problem_naming_the_field(api: Api) -> None:
     """An unknown unit or system is 422 with its field; a repeated serial 409; a body out of bounds 422."""
     registered(api)

@@ -130,7 +130,8 @@ def _refused(exc: Exception) -> Problem:
     if isinstance(exc, FindingNotFoundError):
         return not_found("that finding")
     if isinstance(exc, TransitionError):
-        return Problem(409, "finding-state", str(exc))
+        extra = {"state": str(exc.state), "transition": str(exc.transition)}
+        return Problem(409, "finding-state", str(exc), extra=extra)
     return Problem(422, "validation", str(exc))
 
 

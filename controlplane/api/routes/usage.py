@@ -1,18 +1,23 @@
 """Measured use, as ``yunguan usage show`` shows it: the latest samples of a system (its servers or namespaces), a
 server or a namespace against the approval in force today, or a window of days' figures from the rollups. A unit
-token may ask only about its own systems (and their namespaces)."""
+token may ask only about its own systems (and their namespaces).
+
+``POST /usage/collections`` starts one round of ``yunguan usage collect`` on the agent (202 with the job's id and a
+``Location``); ``GET /usage/collections/{id}`` shows it running, then what it said (message keys with their values,
+the lines the command prints) and whether it was partial."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection
 
 from controlplane.api.auth import Permission, Principal, requires
 from controlplane.api.context import ApiContext, api_context
+from controlplane.api.jobs import COLLECT, load_job
 from controlplane.api.problems import Problem, not_found, responses
 from controlplane.cli import usage_view
 from controlplane.clock import CST, today_cst
@@ -118,3 +123,71 @@ def summary(
     return WindowOut(
         target=target, cloud=found.cloud, first=first, last=last, rows=[WindowRow.model_validate(r) for r in rows]
     )
+
+
+class CollectRequest(BaseModel):
+    clouds: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=100, description="cloud names; empty: every configured cloud that reports use"
+    )
+    hosts: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=1000, description="sweep only these hypervisors; empty: all"
+    )
+    interval_s: float = Field(
+        default=10.0, ge=0, le=600, description="seconds between a sweep's baseline and the sweep that counts (rates)"
+    )
+
+
+class NoteOut(BaseModel):
+    key: str = Field(description="the message (controlplane.i18n key), e.g. usage_collected, sweep_host_failed")
+    values: dict[str, str | int | float]
+
+
+class CollectResult(BaseModel):
+    partial: bool = Field(description="some use could not be read (a host failed, a source answered in part)")
+    notes: list[NoteOut]
+
+
+class CollectOut(BaseModel):
+    id: str
+    state: Literal["running", "done", "failed"]
+    progress: str
+    clouds: list[str]
+    result: CollectResult | None
+    error: str | None
+    actor: str
+    request_id: str
+    created: dt.datetime
+    updated: dt.datetime
+
+
+Collector = Annotated[Principal, Depends(requires(Permission.USAGE_COLLECT))]
+
+
+def _collect_out(ctx: ApiContext, job_id: str) -> CollectOut:
+    view = load_job(ctx, job_id, COLLECT)
+    if view is None:
+        raise not_found(f"collection {job_id}")
+    return CollectOut.model_validate(view)
+
+
+@router.post(
+    "/usage/collections",
+    status_code=202,
+    summary="Start a round of usage collection on the agent",
+    response_model=CollectOut,
+    responses=responses(409, 422),
+)
+def start_collection(body: CollectRequest, response: Response, ctx: Ctx, who: Collector) -> CollectOut:
+    job_id = ctx.jobs.start_collect(body.clouds, hosts=body.hosts, interval_s=body.interval_s, actor=who.actor)
+    response.headers["Location"] = f"/v1/usage/collections/{job_id}"
+    return _collect_out(ctx, job_id)
+
+
+@router.get(
+    "/usage/collections/{job_id}",
+    summary="A usage collection round: running, then what it said",
+    response_model=CollectOut,
+    responses=responses(404),
+)
+def get_collection(job_id: Annotated[str, Path(max_length=36)], ctx: Ctx, _who: Collector) -> CollectOut:
+    return _collect_out(ctx, job_id)
