@@ -1,5 +1,7 @@
 """The hosting zone over HTTP: vendors register, change and retire their equipment and upload its evidence; units,
-operators and auditors read. Mounted under ``/v1`` by ``controlplane.api.extensions``.
+operators and auditors read. Mounted under ``/v1`` by ``controlplane.api.extensions``. A registration file's rows go
+in one ``POST /equipment/registrations``: all registered, or none and every problem by row and column (as
+``yunguan equipment register`` does locally).
 
 Every route goes through ``controlplane.hosting.store`` with the caller's scope, exactly as the CLI does: a vendor
 token sees only its vendor's equipment, and another vendor's id answers the same 404 as an id that does not exist.
