@@ -25,10 +25,11 @@ PHASE = {TargetKind.SERVER: 1, TargetKind.SNAPSHOT: 2, TargetKind.VOLUME: 3, Tar
 PROJECT_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-def resolve_projects(identity: Any, groups: Sequence[str]) -> tuple[list[tuple[str, str]], list[str]]:
-    """(id, name) of each group given by project id or name, and the groups that could not be resolved. An id that
-    Keystone no longer knows is kept (its servers and volumes may have outlived the project); a name is not."""
-    found: list[tuple[str, str]] = []
+def resolve_projects(identity: Any, groups: Sequence[str]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(group as asked, id, name) of each group given by project id or name, and the groups that could not be
+    resolved. An id that Keystone no longer knows is kept (its servers and volumes may have outlived the project);
+    a name is not."""
+    found: list[tuple[str, str, str]] = []
     problems: list[str] = []
     for group in groups:
         try:
@@ -38,9 +39,9 @@ def resolve_projects(identity: Any, groups: Sequence[str]) -> tuple[list[tuple[s
             problems.append(str(exc))
             continue
         if project is not None:
-            found.append((project.id, project.name or ""))
+            found.append((group, project.id, project.name or ""))
         elif PROJECT_ID.match(group):
-            found.append((group, ""))
+            found.append((group, group, ""))
         else:
             problems.append(f"project {group!r}: no such project id or name")
     return found, problems
@@ -156,11 +157,14 @@ def _images(conn: Any, cloud: str, project_id: str, page_size: int) -> list[Wipe
 
 
 def list_footprint(conn: Any, cloud: str, groups: Sequence[str], *, page_size: int = 1000) -> FootprintListing:
-    """Everything the projects hold, ordered by phase; incomplete with the reasons when any listing failed."""
+    """Everything the projects hold, ordered by phase, with each project asked by name resolved to its id (the
+    targets' group); incomplete with the reasons when any listing failed."""
     projects, problems = resolve_projects(conn.identity, groups)
+    resolved = {asked: project_id for asked, project_id, _ in projects if asked != project_id}
+    names = {project_id: name for _, project_id, name in projects}  # a project asked twice is listed once
     query = {"all_tenants": "True", "limit": page_size}
     targets: list[WipeTarget] = []
-    for project_id, name in projects:
+    for project_id, name in names.items():
         shown = f"{name} ({project_id})" if name else project_id
         listings: list[tuple[str, Callable[[], list[WipeTarget]]]] = [
             ("servers", partial(_servers, conn, cloud, project_id, query)),
@@ -178,4 +182,4 @@ def list_footprint(conn: Any, cloud: str, groups: Sequence[str], *, page_size: i
     if problems:
         return FootprintListing(targets=(), complete=False, reason="; ".join(problems))
     targets.sort(key=lambda t: (t.phase, t.group, t.kind.value, t.id))
-    return FootprintListing(targets=tuple(targets), complete=True)
+    return FootprintListing(targets=tuple(targets), complete=True, resolved=resolved)

@@ -152,7 +152,9 @@ def test_footprint_is_exactly_the_project_then_wiped_in_phase_order(
     listing = wiper.footprint([a.id])
     assert listing.complete, listing.reason
     assert {(t.kind, t.id): t.name for t in listing.targets} == a.made
-    assert wiper.footprint([a.name]).targets == listing.targets
+    by_project_name = wiper.footprint([a.name, a.id])
+    assert by_project_name.targets == listing.targets  # asked by name and id: each resource once
+    assert (listing.resolved, by_project_name.resolved) == ({}, {a.name: a.id})
     phases = [t.phase for t in listing.targets]
     assert phases == sorted(phases)
     assert {t.kind: t.phase for t in listing.targets} == {
