@@ -100,11 +100,13 @@ def batches(selections: Iterable[Selection]) -> tuple[list[Batch], list[Selectio
     found: list[Batch] = []
     for (cloud, kind, by), members in groups.items():
         chunk: list[tuple[Selection, tuple[str, ...]]] = []
+        size = 0  # values in the chunk
         for item in members:
-            if chunk and sum(len(v) for _, v in chunk) + len(item[1]) > BATCH:
+            if chunk and size + len(item[1]) > BATCH:
                 found.append(_chunk(cloud, kind, by, chunk))
-                chunk = []
+                chunk, size = [], 0
             chunk.append(item)
+            size += len(item[1])
         found.append(_chunk(cloud, kind, by, chunk))
     return found, alone
 
