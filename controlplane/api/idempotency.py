@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import structlog
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from controlplane.api.problems import Problem
@@ -30,11 +31,16 @@ from controlplane.store.tables import idempotency_keys as keys_table
 if TYPE_CHECKING:
     from controlplane.api.context import ApiContext
 
+log = structlog.get_logger(__name__)
+
 HEADER = "idempotency-key"
 STATE_KEY = "idempotency"
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 REPLAYED = "Idempotent-Replayed"
 _KEPT_HEADERS = ("content-type", "location")
+# a claim still pending after this long belongs to a request that died without releasing it (the store went away
+# between the claim and the answer): the key is free again. Every POST of the API answers well within it.
+ABANDONED_AFTER = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,17 @@ def _claim(ctx: ApiContext, principal: str, key: str, print_: str, request_id: s
             "use a new key for a new request",
         )
     if row.state != "done":
+        if row.created < now - ABANDONED_AFTER:
+            with ctx.engine.begin() as conn:
+                conn.execute(
+                    delete(keys_table).where(
+                        keys_table.c.principal == principal,
+                        keys_table.c.key == key,
+                        keys_table.c.state == "pending",
+                        keys_table.c.created == row.created,
+                    )
+                )
+            return _claim(ctx, principal, key, print_, request_id)
         raise Problem(409, "idempotency-key-in-progress", f"the request with Idempotency-Key {key!r} is still running")
     raise Replay(int(row.status), json.loads(row.headers or "{}"), bytes(row.body or b""))
 
@@ -114,21 +131,31 @@ def complete(ctx: ApiContext, done: Claim, status: int, headers: Mapping[str, st
         release(ctx, done)
         return
     kept = {k: v for k, v in headers.items() if k.lower() in _KEPT_HEADERS}
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            update(keys_table)
-            .where(keys_table.c.principal == done.principal, keys_table.c.key == done.key)
-            .values(state="done", status=status, headers=json.dumps(kept), body=body)
-        )
+    try:
+        with ctx.engine.begin() as conn:
+            conn.execute(
+                update(keys_table)
+                .where(keys_table.c.principal == done.principal, keys_table.c.key == done.key)
+                .values(state="done", status=status, headers=json.dumps(kept), body=body)
+            )
+    except SQLAlchemyError as exc:  # answered, but the store went away before the answer was kept: as release
+        log.warning("idempotency response not kept", error=type(exc).__name__)
 
 
 def release(ctx: ApiContext, done: Claim) -> None:
-    with ctx.engine.begin() as conn:
-        conn.execute(
-            delete(keys_table).where(
-                keys_table.c.principal == done.principal, keys_table.c.key == done.key, keys_table.c.state == "pending"
+    """Forget a claim whose request failed. When the store itself is away (the usual reason it failed) the claim
+    stays pending and is taken for abandoned after ``ABANDONED_AFTER``; the client already has its 503."""
+    try:
+        with ctx.engine.begin() as conn:
+            conn.execute(
+                delete(keys_table).where(
+                    keys_table.c.principal == done.principal,
+                    keys_table.c.key == done.key,
+                    keys_table.c.state == "pending",
+                )
             )
-        )
+    except SQLAlchemyError as exc:
+        log.warning("idempotency claim not released", error=type(exc).__name__)
 
 
 async def replay_response(_request: Request, exc: Exception) -> Response:

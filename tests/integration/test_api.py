@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 from api_fixtures import Api, api_fixture, make_token, no_openstack, open_finding  # noqa: F401 - fixtures
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
+from controlplane.api import idempotency
 from controlplane.api.tokens import Role, revoke_token
 from controlplane.audit.log import iter_events
 from controlplane.clock import FixedClock
-from controlplane.store.tables import drift_records, reconcile_run_clouds, reconcile_runs
+from controlplane.store.tables import drift_records, idempotency_keys, reconcile_run_clouds, reconcile_runs
 from controlplane.usage import UsageSample, write_samples
 
 PROBLEM = "application/problem+json"
@@ -264,6 +265,29 @@ def test_idempotency_key_replays_and_conflicts(api: Api) -> None:
     api.app.state.yunguan.jobs.join(started.json()["id"], timeout=120)
     bad = api.client.post(url, json={"reason": "x"}, headers={**api.auth(), "Idempotency-Key": "has space"})
     assert_problem(bad, 400)
+
+
+def test_idempotency_claim_of_a_dead_request_is_freed(api: Api, clock: FixedClock) -> None:
+    """A request that claimed its key and died without answering (the store went away before it could release the
+    claim) blocks a retry with that key as in progress, but only for a while: after that the retry is served."""
+    finding = open_finding(api.runtime, "GA-007")
+    url = f"/v1/findings/{finding}/dispute"
+    headers = {**api.auth(Role.UNIT), "Idempotency-Key": "k-dead"}
+    first = api.client.post(url, json={"reason": "standby"}, headers=headers)
+    assert first.status_code == 200
+    with api.runtime.engine.begin() as conn:  # as the store left it when the request died: pending, no answer
+        conn.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.key == "k-dead")
+            .values(state="pending", status=None, headers=None, body=None)
+        )
+    busy = assert_problem(api.client.post(url, json={"reason": "standby"}, headers=headers), 409)
+    assert busy["type"] == "https://yunguan.io/problems/idempotency-key-in-progress"
+    clock.advance(idempotency.ABANDONED_AFTER + dt.timedelta(seconds=1))
+    retried = api.client.post(url, json={"reason": "standby"}, headers=headers)
+    assert "idempotent-replayed" not in retried.headers  # served anew (the finding is disputed already: a 409)
+    assert_problem(retried, 409)
+    assert retried.json()["type"] != "https://yunguan.io/problems/idempotency-key-in-progress"
 
 
 def test_token_expiry_and_revocation(api: Api, clock: FixedClock) -> None:
