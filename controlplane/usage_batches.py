@@ -46,7 +46,8 @@ from controlplane.usage_query import (
     within,
 )
 
-BATCH = 2000  # ids matched per query (two bound parameters each; SQLite allows 32,766)
+BATCH = 15_000  # ids matched per query: two bound parameters each (SQLite allows 32,766); on PostgreSQL each
+# chunk scans the whole window once, so fewer, larger chunks
 
 
 def _match(selection: Selection) -> tuple[str, tuple[str, ...]] | None:
