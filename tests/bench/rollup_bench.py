@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from child_run import run_child  # a sibling script, not a package
 from sqlalchemy import create_engine, text
 
 from controlplane.audit.chain import format_time
@@ -177,16 +175,7 @@ def run(url: str, vms: int, samples: int, metrics: tuple[str, ...]) -> dict[str,
     engine.dispose()
     setup = time.perf_counter() - started
     until = after + dt.timedelta(minutes=15)
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD, url, until.isoformat(), HOUR.isoformat()],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    line = next((x for x in child.stdout.splitlines() if x.startswith("RESULT ")), None)
-    if line is None:
-        raise SystemExit(f"the timed rollup failed:\n{child.stdout}\n{child.stderr}")
-    return json.loads(line.removeprefix("RESULT ")) | {"loaded": n, "setup": setup}
+    return run_child(CHILD, [url, until.isoformat(), HOUR.isoformat()], "rollup") | {"loaded": n, "setup": setup}
 
 
 def main() -> None:
