@@ -18,15 +18,15 @@ Errors (the API maps them to HTTP answers, the CLI to row and column)::
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, insert, or_, select
+from sqlalchemy import Connection, Row, Select, insert, or_, select
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
 from controlplane.audit.log import AuditLog, Entry
-from controlplane.domain import CloudKind
+from controlplane.hosting import register_sql
 from controlplane.hosting.evidence import EvidenceStore
 from controlplane.hosting.model import (
     Equipment,
@@ -40,7 +40,6 @@ from controlplane.hosting.model import (
     first_overlap,
 )
 from controlplane.hosting.scope import Caller, Role
-from controlplane.store.tables import clouds as clouds_t
 from controlplane.store.tables import departments as dep_t
 from controlplane.store.tables import equipment as eq_t
 from controlplane.store.tables import equipment_evidence as ev_t
@@ -175,18 +174,15 @@ def _writer(caller: Caller) -> None:
         raise NotAllowedError(f"a {caller.role.value} may read hosted equipment but not change it")
 
 
-def _vendor_for(conn: Connection, caller: Caller, vendor: str | None) -> str:
+def _vendor_for(caller: Caller, vendor: str | None) -> str:
+    """The vendor a registration is for: a vendor's own; the one an operator names (whether it runs a hosting zone
+    is checked by the insert, ``register_sql``)."""
     if caller.role is Role.VENDOR:
         if vendor is not None and vendor != caller.vendor:
             raise NotAllowedError("a vendor registers only its own equipment", "vendor")
         vendor = caller.vendor
     if not vendor:
         raise InvalidEquipmentError("name the vendor hosting the equipment", "vendor")
-    runs_hosting = conn.execute(
-        select(clouds_t.c.name).where(clouds_t.c.kind == CloudKind.HOSTING.value, clouds_t.c.vendor == vendor)
-    ).first()
-    if runs_hosting is None:
-        raise InvalidEquipmentError(f"vendor {vendor!r} runs no hosting zone (no cloud of kind hosting)", "vendor")
     return vendor
 
 
@@ -211,6 +207,7 @@ def _resolve_owner(conn: Connection, unit: str, system: str | None) -> str | Non
 
 
 def _check_position(conn: Connection, vendor: str, position: Position, ignore: int | None = None) -> None:
+    """Name the device a refused position overlaps (the database refused it; this reads which one, on refusal only)."""
     same_rack = _load(
         conn,
         select(eq_t).where(
@@ -228,15 +225,19 @@ def _check_position(conn: Connection, vendor: str, position: Position, ignore: i
         )
 
 
-def _write(conn: Connection, statement: Any, position: Position) -> Any:
-    """Run an insert or update in a savepoint: a conflict another writer committed meanwhile (the database's
-    unique and exclusion constraints) becomes an ``EquipmentConflictError``, and the transaction stays usable."""
+def _write(
+    conn: Connection, statement: Any, params: Any, position: Position, refused: Callable[[], None]
+) -> Row[Any] | None:
+    """Run an insert or update in a savepoint: the database's unique and exclusion constraints (triggers on SQLite)
+    refuse a taken serial or rack position, whoever wrote first; ``refused`` (called with the savepoint rolled back,
+    the transaction still usable) raises the conflict naming what is in the way, else it is raised here."""
     try:
         with conn.begin_nested():
-            return conn.execute(statement)
+            result = conn.execute(statement, params)
+            return result.first() if result.returns_rows else None  # read before the savepoint is released
     except IntegrityError as exc:
-        text = str(exc.orig)
-        if "serial" in text:
+        refused()
+        if "serial" in str(exc.orig):
             raise EquipmentConflictError("this vendor has already registered that serial", "serial") from exc
         raise EquipmentConflictError(f"rack position {position.label()} is taken", "position") from exc
 
@@ -283,15 +284,11 @@ def register(
     vendor: str | None = None,
     request_id: str = "",
 ) -> Equipment:
-    """Register equipment for a unit. A vendor registers its own; an operator names the vendor."""
+    """Register equipment for a unit. A vendor registers its own; an operator names the vendor.
+
+    One statement checks and inserts (``register_sql``); the row is built from what was inserted, not read back."""
     _writer(caller)
-    vendor = _vendor_for(conn, caller, vendor)
-    system = _resolve_owner(conn, spec.unit, spec.system)
-    spec = spec.model_copy(update={"system": system})
-    taken = conn.execute(select(eq_t.c.id).where(eq_t.c.vendor == vendor, eq_t.c.serial == spec.serial)).first()
-    if taken is not None:
-        raise EquipmentConflictError(f"serial {spec.serial!r} is already registered by this vendor", "serial")
-    _check_position(conn, vendor, spec.position)
+    vendor = _vendor_for(caller, vendor)
     values = _values(spec) | {
         "vendor": vendor,
         "serial": spec.serial,
@@ -300,9 +297,19 @@ def register(
         "registered_at": now,
         "updated_at": now,
     }
-    new_id = _write(conn, insert(eq_t).values(**values), spec.position).inserted_primary_key
-    assert new_id is not None
-    item = get_equipment(conn, caller, int(new_id[0]))
+
+    def refused() -> None:
+        if conn.execute(select(eq_t.c.id).where(eq_t.c.vendor == vendor, eq_t.c.serial == spec.serial)).first():
+            raise EquipmentConflictError(f"serial {spec.serial!r} is already registered by this vendor", "serial")
+        _check_position(conn, vendor, spec.position)
+
+    inserted = _write(conn, register_sql.REGISTER, values, spec.position, refused)
+    if inserted is None:
+        message, field = register_sql.refusal(conn, vendor, spec.unit, spec.system)
+        raise InvalidEquipmentError(message, field)
+    at = now.astimezone(dt.UTC)  # as the store gives a time back
+    fields = {"id": inserted.id, "system": inserted.system, "retired_on": None, "retire_reason": None}
+    item = _from_row(values | fields | {"registered_at": at, "updated_at": at})
     audit.append(conn, Entry(caller.actor, "equipment.register", _target(item), None, as_record(item), request_id))
     return item
 
@@ -339,14 +346,18 @@ def update(
         new = new.model_copy(update={"state": change.state})
     if new.unit != old.unit or new.system != old.system:
         new = new.model_copy(update={"system": _resolve_owner(conn, new.unit, new.system)})
-    if new.position != old.position:
-        _check_position(conn, old.vendor, new.position, ignore=old.id)
     before, after = as_record(old), as_record(new)
     changed = sorted(k for k in after if after[k] != before[k])
     if not changed:
         return old
     values = _values(new) | {"state": new.state.value, "updated_at": now}
-    _write(conn, sql_update(eq_t).where(eq_t.c.id == old.id).values(**values), new.position)
+    _write(
+        conn,
+        sql_update(eq_t).where(eq_t.c.id == old.id).values(**values),
+        None,
+        new.position,
+        lambda: _check_position(conn, old.vendor, new.position, ignore=old.id),
+    )
     item = get_equipment(conn, caller, old.id)
     audit.append(
         conn,

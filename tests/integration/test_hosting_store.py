@@ -114,6 +114,25 @@ def test_the_database_refuses_an_overlap_the_store_did_not_check(rt: Runtime) ->
         conn.execute(insert(equipment).values(**row | {"serial": "SN-RAW3", "u_start": 5}))
 
 
+def test_a_registration_answers_the_row_as_stored(rt: Runtime) -> None:
+    """What ``register`` returns (built from the insert, not read back) is what the store then reads."""
+    with rt.engine.begin() as conn:
+        made = store.register(conn, rt.audit, A, spec("SN-1", 1, system="社保核心数据库"), rt.clock.now())
+        bare = store.register(conn, rt.audit, A, spec("SN-2", 3, system=None), rt.clock.now())
+    with rt.engine.connect() as conn:
+        assert store.get_equipment(conn, A, made.id) == made
+        assert store.get_equipment(conn, A, bare.id) == bare
+    assert (made.system, bare.system, made.registered_at.tzinfo) == ("RS-004", None, dt.UTC)
+
+
+def test_a_taken_serial_is_named_before_an_overlap(rt: Runtime) -> None:
+    """A row whose serial and position are both taken is refused for its serial, whichever the database saw first."""
+    register(rt, A, spec("SN-1", 1))
+    with pytest.raises(store.EquipmentConflictError, match="'SN-1' is already registered") as refused:
+        register(rt, A, spec("SN-1", 1))
+    assert refused.value.field == "serial"
+
+
 def test_serials_are_unique_per_vendor(rt: Runtime) -> None:
     """The same serial twice at one vendor is refused; another vendor may have it (its own zone, its own racks)."""
     register(rt, A, spec("SN-1", 1))
@@ -210,6 +229,11 @@ def test_unit_and_system_must_exist_and_belong_together(rt: Runtime) -> None:
     assert bad.value.field == "unit"
     with pytest.raises(store.InvalidEquipmentError, match="not a system of"):
         register(rt, A, spec("SN-1", 1, system="DA-003"))
+    with pytest.raises(store.InvalidEquipmentError, match="unknown system 'NOPE'") as bad:
+        register(rt, A, spec("SN-1", 1, system="NOPE"))
+    assert bad.value.field == "system"
+    with pytest.raises(store.InvalidEquipmentError, match="unknown system '档案数字化系统'"):  # another unit's, by name
+        register(rt, A, spec("SN-1", 1, system="档案数字化系统"))
     by_name = register(rt, A, spec("SN-1", 1, system="社保核心数据库"))
     with rt.engine.connect() as conn:
         assert store.get_equipment(conn, A, by_name).system == "RS-004"
