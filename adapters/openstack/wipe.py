@@ -45,6 +45,7 @@ from controlplane.termination.ports import (
 CONNECT_RETRIES = 3
 FIXED_KEY_ID = "00000000-0000-0000-0000-000000000000"  # Cinder's ConfKeyManager: one shared key, never deleted
 SETTLED = {"available", "in-use", "error", "error_restoring", "error_extending", "error_managing", "error_deleting"}
+STOPPED = frozenset({"SHUTOFF", "SHELVED", "SHELVED_OFFLOADED"})  # a domain not running
 ATTESTED_DETAIL = {
     TargetKind.VOLUME: "deleted; backend volume_clear as attested by the vendor (lower assurance)",
     TargetKind.SNAPSHOT: "deleted; backend volume_clear as attested by the vendor (lower assurance)",
@@ -140,6 +141,8 @@ class OpenStackWiper:
         what = f"read {target.kind.value} {target.id}"
         try:
             with quiet_sdk(), translated(what):
+                if target.kind is TargetKind.SERVER_STOP:
+                    return bool(self.conn.compute.get_server(target.id).status in STOPPED)
                 self._reader(target)()
         except OpenStackNotFoundError:
             return True
@@ -156,11 +159,29 @@ class OpenStackWiper:
             with quiet_sdk():
                 if target.kind is TargetKind.VOLUME:
                     return self._wipe_volume(target, started)
+                if target.kind is TargetKind.SERVER_STOP:
+                    return self._stop(target, started)
                 method, category, detail = self._plain(target)
                 deleted = self.actions.delete_and_wait(f"delete {what}", self._reader(target), self._deleter(target))
         except OpenStackError as exc:
             raise WipeError(f"{what} on {self.cloud}: {exc}") from exc
         return self._outcome(target, started, method, category, detail, deleted=deleted)
+
+    def _stop(self, target: WipeTarget, started: dt.datetime) -> WipeOutcome:
+        """Stop the server so the hypervisor's disk wiper may overwrite its disks (it refuses a running domain)."""
+        try:
+            stopped = self.actions.stop(target.id)
+        except OpenStackNotFoundError:
+            stopped = False
+        return WipeOutcome(
+            target=target,
+            method=Method.STOP,
+            category=Category.NONE,
+            started=started,
+            ended=self.clock.now(),
+            verified=False,
+            detail="server stopped so its disks can be wiped" if stopped else "server was already stopped or gone",
+        )
 
     def _plain(self, target: WipeTarget) -> tuple[Method, Category, str]:
         if target.kind is TargetKind.SERVER:

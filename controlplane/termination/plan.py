@@ -77,13 +77,16 @@ def _cloud_targets(
 
 
 def _disks(cloud: str, server: WipeTarget, disk_wiper: DiskWiper, problems: list[str]) -> list[WipeTarget]:
-    """The server's own disks, scoped to the server's group (they belong to no group of their own)."""
+    """The server's own disks, scoped to the server's group (they belong to no group of their own), after a step
+    that stops the server through its cloud."""
     try:
         disks = disk_wiper.server_disks(server.id)
     except WipeError as exc:
         problems.append(f"{cloud}: the disks of server {server.id} could not be listed: {exc}")
         return []
     scoped: list[WipeTarget] = []
+    if disks:  # a running domain's disks cannot be wiped: the cloud stops the server first
+        scoped.append(server.model_copy(update={"kind": TargetKind.SERVER_STOP}))
     for disk in disks:
         if disk.group not in {"", server.group, server.id}:
             raise OutsideFootprintError([f"{cloud}: disk {disk.id} of server {server.id} names group {disk.group!r}"])

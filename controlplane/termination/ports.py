@@ -30,6 +30,7 @@ from controlplane.domain import Frozen
 
 class TargetKind(StrEnum):
     SERVER = "server"
+    SERVER_STOP = "server-stop"  # a server stopped through its cloud so its disks can be wiped (hypervisor side)
     SERVER_DISK = "server-disk"  # a libvirt storage volume backing a server (hypervisor side)
     VOLUME = "volume"
     SNAPSHOT = "snapshot"  # volume snapshot
@@ -57,6 +58,7 @@ class Method(StrEnum):
     CRYPTO_ERASE = "crypto-erase"  # encrypted volume deleted with its key
     BACKEND_CLEAR = "backend-clear"  # the storage backend's own clear setting (e.g. Cinder volume_clear), attested
     WIPE_JOB = "wipe-job"  # a Kubernetes Job overwrote the claim and read samples back
+    STOP = "stop"  # a server stopped (no data changed): its disks are wiped next, then it is deleted
     DELETE = "delete"  # plain deletion of an object without data of its own
     DEGAUSS = "degauss"  # hosted equipment: the vendor's degauss or destruction certificate, operator-confirmed
     DESTRUCTION = "destruction"
@@ -125,7 +127,7 @@ class Wiper(Protocol):
         ...
 
     def gone(self, target: WipeTarget) -> bool:
-        """Read back: the target no longer exists."""
+        """Read back: the target no longer exists (``server-stop``: the server is stopped or gone)."""
         ...
 
 

@@ -179,6 +179,17 @@ def test_footprint_is_exactly_the_project_then_wiped_in_phase_order(
     assert admin.compute.get_server(by_name["a-1"].id).status == "ACTIVE"
 
     for target in listing.targets:
+        if target.kind is TargetKind.SERVER:  # where the hypervisor's disks are wiped, the server is stopped first
+            stop = target.model_copy(update={"kind": TargetKind.SERVER_STOP})
+            assert not wiper.gone(stop)
+            stopped = wiper.wipe(stop)
+            assert (stopped.method, stopped.category, stopped.detail) == (
+                Method.STOP,
+                Category.NONE,
+                "server stopped so its disks can be wiped",
+            )
+            assert admin.compute.get_server(target.id).status == "SHUTOFF" and wiper.gone(stop)
+            assert wiper.wipe(stop).detail == "server was already stopped or gone"
         outcome = wiper.wipe(target)
         assert wiper.gone(target), target
         if target.name == "a-attached":

@@ -112,7 +112,8 @@ def equipment(serial: str, vendor: str, ident: int) -> Equipment:
 
 
 def test_the_plan_orders_by_phase_with_disks_before_their_server_and_equipment_last() -> None:
-    """Volumes (phase 3) after servers (1); each server's disks just before it, scoped to its project."""
+    """Volumes (phase 3) after servers (1); each server with disks is stopped, then its disks wiped, just before it,
+    scoped to its project; a server without hypervisor disks is not stopped."""
     wiper = ListingWiper(
         [
             t(TargetKind.VOLUME, "vol-1", phase=3),
@@ -130,13 +131,14 @@ def test_the_plan_orders_by_phase_with_disks_before_their_server_and_equipment_l
         vendors={"zone": "vendor-z"},
     )
     assert [(x.kind.value, x.id) for x in plan.targets] == [
+        ("server-stop", "srv-1"),
         ("server-disk", "pool/srv-1.qcow2"),
         ("server", "srv-1"),
         ("server", "srv-2"),
         ("volume", "vol-1"),
         ("equipment", "SN-1"),
     ]
-    disk = plan.targets[0]
+    disk = plan.targets[1]
     assert (disk.cloud, disk.group, disk.attributes["server"]) == ("os", "proj-a", "srv-1")
     assert plan.targets[-1].attributes["equipment_id"] == "8"  # the zone's vendor's, not the other's
     assert wiper.asked == [["proj-a", "proj-b"]]  # only this system's groups; proj-other never asked
