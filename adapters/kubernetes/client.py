@@ -98,11 +98,15 @@ class Cluster:
             if response.status >= 400:
                 raise error_for(what, response.status, response.read())
             raw = response.response
+            ended = False
             try:
                 for line in iter(raw.readline, b""):
                     if line.strip():
                         yield json.loads(line)
+                ended = True
             finally:
+                if not ended:  # left mid-watch: the connection still carries the stream, so it is never reused
+                    raw.close()
                 raw.release_conn()
 
     def get(self, path: str, what: str, **query: Any) -> Any:
