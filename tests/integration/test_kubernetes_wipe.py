@@ -173,7 +173,7 @@ def scenario(kubeconfig: Path) -> Iterator[tuple[Cluster, str, str, str]]:
     finally:
         for name in (ns, other):
             kube.drop(cluster, name)
-        for pv in ("a", "b", "keep"):
+        for pv in ("a", "b", "c", "keep"):
             with contextlib.suppress(KubernetesNotFoundError):
                 cluster.request("DELETE", f"/api/v1/persistentvolumes/it-{tag}-pv-{pv}", "delete pv")
         cluster.close()
@@ -289,6 +289,37 @@ def test_a_claim_deleted_by_someone_else_before_the_wipe_is_refused(
     finally:  # no kubelet will confirm the pod's end: remove it at once, so the namespace can go
         now = {"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0}
         cluster.request("DELETE", f"/api/v1/namespaces/{ns}/pods/user", "delete pod", body=now)
+
+
+def test_a_crash_after_the_report_resumes_and_a_backend_that_deletes_is_said(
+    scenario: tuple[Cluster, str, str, str], tmp_path: Path
+) -> None:
+    """The report kept on the claim (as the wiper leaves it just before deleting the claim) is used instead of a
+    second Job; a volume the backend can delete (v1.20's hostPath deleter removes paths under /tmp) is deleted by it,
+    its directory with it."""
+    cluster, tag, ns, _ = scenario
+    wiper = KubernetesWiper("k8s-local", SystemClock(), cluster=cluster, reclaim_timeout_s=WATCH_S)
+    storage = tmp_path / "c"
+    storage.mkdir()
+    (storage / "data").write_bytes(bytes(4096))
+    volume(cluster, f"it-{tag}-pv-c", str(storage), ns, "c")
+    first(
+        cluster,
+        f"/api/v1/namespaces/{ns}/persistentvolumeclaims",
+        lambda c: (c.get("status") or {}).get("phase") == "Bound",
+        fieldSelector="metadata.name=c",
+    )
+    kept = {"metadata": {"annotations": {REPORT: report()}}}
+    for path in (f"/api/v1/namespaces/{ns}/persistentvolumeclaims/c", f"/api/v1/persistentvolumes/it-{tag}-pv-c"):
+        cluster.request("PATCH", path, "keep report", body=kept, content_type="application/merge-patch+json")
+    claim, pv = (t for t in wiper.footprint([ns]).targets if t.id in {f"{ns}/c", f"it-{tag}-pv-c"})
+    outcome = wiper.wipe(claim)
+    assert outcome.verified and "resumed from the report kept on the claim" in outcome.detail, outcome.detail
+    assert not exists(cluster, f"/apis/batch/v1/namespaces/{ns}/jobs/{job_name('c')}")
+    outcome = wiper.wipe(pv)
+    assert "the storage backend (hostPath) deleted the volume and its storage" in outcome.detail, outcome.detail
+    assert outcome.category is Category.NONE and wiper.gone(pv)
+    assert not storage.exists()
 
 
 def test_unreachable_apiserver_gives_an_incomplete_footprint(kubeconfig: Path, tmp_path: Path) -> None:
