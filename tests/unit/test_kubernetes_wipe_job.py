@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,8 @@ from adapters.kubernetes.wipe_job import (
     zeros_sha256,
 )
 from controlplane.clock import FixedClock
-from controlplane.termination.ports import TargetKind, WipeError, WipeTarget
+from controlplane.config import CloudSettings
+from controlplane.termination.ports import TargetKind, WipeError, Wiper, WipeTarget, open_wiper
 
 ZERO_64K = hashlib.sha256(bytes(65536)).hexdigest()
 
@@ -175,3 +177,13 @@ def test_the_platforms_own_namespaces_are_never_wiped() -> None:
     ):
         with pytest.raises(WipeError, match="namespace of the platform's own"):
             wiper.wipe(target)
+
+
+def test_a_kubernetes_cloud_opens_this_wiper_through_its_entry_point(tmp_path: Path) -> None:
+    """The core finds the wiper by the cloud's kind; the platform's namespaces come with the cloud's defaults."""
+    cloud = CloudSettings.model_validate(
+        {"name": "k8s", "kind": "kubernetes", "vendor": "v", "zone": "internet", "kubeconfig": str(tmp_path / "kc")}
+    )
+    wiper = open_wiper(cloud, FixedClock(dt.datetime(2026, 12, 1, tzinfo=dt.UTC)))
+    assert isinstance(wiper, KubernetesWiper) and isinstance(wiper, Wiper)
+    assert "kube-system" in wiper.ignore and wiper.kubeconfig == tmp_path / "kc"
