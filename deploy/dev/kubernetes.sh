@@ -31,7 +31,7 @@ ETCD_PEER_PORT="${YUNGUAN_K8S_ETCD_PEER_PORT:-12380}"
 SERVICE_CIDR="10.0.0.0/24"                           # first address 10.0.0.1 is the `kubernetes` service
 CONTEXT=yunguan-local
 ADMIN_USER=yunguan-admin
-APT_PACKAGES=(golang-go etcd-server etcd-client openssl rsync dpkg-dev curl)
+APT_PACKAGES=(golang-go etcd-server etcd-client openssl rsync dpkg-dev curl busybox)  # busybox: the wipe Job's script, run by its test
 
 PKI="$STATE/pki"; LOGS="$STATE/logs"; PIDS="$STATE/pids"; DATA="$STATE/data"
 KUBECONFIG_FILE="$STATE/kubeconfig"

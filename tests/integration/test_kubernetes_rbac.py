@@ -19,8 +19,10 @@ from adapters.kubernetes.actions import KubernetesActions
 from adapters.kubernetes.client import Cluster
 from adapters.kubernetes.errors import KubernetesAuthError, KubernetesConflictError
 from adapters.kubernetes.inventory import KubernetesInventory
+from adapters.kubernetes.wipe import KubernetesWiper
 from controlplane.clock import SystemClock
 from controlplane.domain import Quantities
+from controlplane.termination.ports import TargetKind
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC = REPO / "deploy" / "kubernetes" / "rbac.yaml"
@@ -97,6 +99,28 @@ def test_agent_role_sets_a_quota(agent: Cluster, kubeconfig: Path) -> None:
         assert actions.set_quota(name, Quantities(vcpu=Decimal(2), memory_bytes=2**31, storage_bytes=2**34)) is True
     finally:
         kube.drop(admin, name)
+
+
+def test_agent_role_lists_a_footprint_and_starts_a_wipe_job(agent: Cluster, kubeconfig: Path) -> None:
+    """Termination as the agent's account: the namespace's claims, volumes and the namespace listed completely, and
+    a claim's wipe Job created, read and removed."""
+    admin = kube.connect(kubeconfig)
+    name = f"it-rbac-{uuid.uuid4().hex[:6]}"
+    kube.namespace(admin, name)
+    try:
+        kube.claim(admin, name, "data", "1Gi")
+        wiper = KubernetesWiper("k8s-it", SystemClock(), cluster=agent)
+        listing = wiper.footprint([name])
+        assert listing.complete, listing.reason
+        (claim,) = [t for t in listing.targets if t.kind is TargetKind.PVC]
+        job = wiper.start(claim)
+        assert job["metadata"]["namespace"] == name
+        path = f"/apis/batch/v1/namespaces/{name}/jobs/{job['metadata']['name']}"
+        assert agent.get(path, "read the wipe job")["metadata"]["name"] == job["metadata"]["name"]
+        agent.request("DELETE", path, "delete the wipe job", body={"propagationPolicy": "Background"})
+    finally:
+        kube.drop(admin, name)
+        admin.close()
 
 
 def test_write_outside_the_role_is_refused_and_said_plainly(agent: Cluster) -> None:
