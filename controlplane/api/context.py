@@ -13,6 +13,7 @@ from fastapi import Request
 from sqlalchemy import Engine
 
 from controlplane.api.settings import ApiSettings
+from controlplane.api.token_cache import TokenCache
 from controlplane.api.tokens import Token, authenticate
 from controlplane.runtime import Runtime
 from controlplane.store.engine import reader
@@ -31,6 +32,7 @@ class ApiContext:
         self._jobs: Jobs | None = None
         self._readiness: Readiness | None = None
         self._reader: Engine | None = None
+        self._tokens: TokenCache | None = None
         # SQLite has one writer at a time: writing requests queue here rather than in SQLite's busy handler (which
         # sleeps up to 100 ms between tries); None on PostgreSQL, where rows are locked, not the database
         self.write_gate: asyncio.Lock | None = None
@@ -95,9 +97,26 @@ class ApiContext:
     def now(self) -> dt.datetime:
         return self.runtime.clock.now()
 
+    def recent_token(self, text: str) -> Token | None:
+        """The token this text authenticated as in the last ``api.token_cache_s`` seconds (``token_cache``), had
+        without I/O; None too before the first authentication (which may still have a runtime to open)."""
+        return self._tokens.get(text) if self._tokens is not None else None
+
     def authenticate(self, text: str) -> Token | None:
+        """The usable token this text is (a recent answer, else the store's), or None."""
+        if self._tokens is None:
+            made = TokenCache(self.runtime.clock, self.api.token_cache_s)  # the runtime takes the lock too
+            with self._lock:
+                if self._tokens is None:
+                    self._tokens = made
+        token = self._tokens.get(text)
+        if token is not None:
+            return token
         with self.reader.connect() as conn:
-            return authenticate(conn, text, self.now())
+            token = authenticate(conn, text, self.now())
+        if token is not None:
+            self._tokens.put(text, token)
+        return token
 
 
 def api_context(request: Request) -> ApiContext:

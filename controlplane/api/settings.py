@@ -68,6 +68,13 @@ class ApiSettings(_Section):
         default=24, ge=1, le=24 * 30, description="hours a POST's Idempotency-Key and its first response are kept"
     )
     ready_timeout_s: float = Field(default=2.0, gt=0, le=60, description="/readyz: the database must answer in this")
+    token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=60,
+        description="seconds a token that authenticated is believed without reading its row again: a revocation "
+        "reaches a running agent at most this late (expiry is checked on every request); 0: read it every time",
+    )
 
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> ApiSettings:

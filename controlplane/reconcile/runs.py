@@ -9,11 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, Select, String, func, insert, literal, select, tuple_, update
 
 from controlplane.audit.chain import canonical_json
 from controlplane.audit.log import AuditLog, Entry
@@ -179,21 +179,15 @@ def record_run(  # noqa: PLR0917 - the run's inputs, each explicit
     return summary
 
 
-def latest_drift(
-    conn: Connection, cloud: str | None = None, system: str | None = None, drift_class: str | None = None
-) -> list[dict[str, object]]:
-    """The drift of the most recent recorded run of each cloud (a run that found none shows none)."""
+def _latest_drift(cloud: str | None, system: str | None, drift_class: str | None) -> Select[Any]:
+    """The drift records of the most recent recorded run of each cloud, filtered, in no order."""
     latest = (
         select(reconcile_run_clouds.c.cloud, func.max(reconcile_run_clouds.c.run_id).label("run_id"))
         .group_by(reconcile_run_clouds.c.cloud)
         .subquery()
     )
-    query = (
-        select(drift_records)
-        .join(latest, (latest.c.cloud == drift_records.c.cloud) & (latest.c.run_id == drift_records.c.run_id))
-        .order_by(
-            drift_records.c.cloud, drift_records.c.drift_class, drift_records.c.system, drift_records.c.resource_id
-        )
+    query = select(drift_records).join(
+        latest, (latest.c.cloud == drift_records.c.cloud) & (latest.c.run_id == drift_records.c.run_id)
     )
     if cloud:
         query = query.where(drift_records.c.cloud == cloud)
@@ -201,7 +195,58 @@ def latest_drift(
         query = query.where(drift_records.c.system == system)
     if drift_class:
         query = query.where(drift_records.c.drift_class == drift_class)
+    return query
+
+
+def _as_dicts(rows: Iterable[Row[Any]]) -> list[dict[str, object]]:
+    return [{k: (json.loads(v) if k == "detail" else v) for k, v in r._mapping.items() if k != "id"} for r in rows]
+
+
+def latest_drift(
+    conn: Connection, cloud: str | None = None, system: str | None = None, drift_class: str | None = None
+) -> list[dict[str, object]]:
+    """The drift of the most recent recorded run of each cloud (a run that found none shows none)."""
+    c = drift_records.c
+    query = _latest_drift(cloud, system, drift_class).order_by(c.cloud, c.drift_class, c.system, c.resource_id)
+    return _as_dicts(conn.execute(query))
+
+
+def _page_order() -> list[ColumnElement[str]]:
+    c = drift_records.c
+    return [c.cloud, c.drift_class, func.coalesce(c.system, ""), c.resource_id, c.resource_kind]
+
+
+def drift_page_key(record: Mapping[str, Any]) -> list[str]:
+    """Where a drift record stands in ``latest_drift_page``'s order (and its cursors): cloud, class, system ("" for
+    nobody's), resource id and kind."""
     return [
-        {k: (json.loads(v) if k == "detail" else v) for k, v in r._mapping.items() if k != "id"}
-        for r in conn.execute(query)
+        record["cloud"],
+        record["drift_class"],
+        record["system"] or "",
+        record["resource_id"],
+        record["resource_kind"],
     ]
+
+
+def latest_drift_page(
+    conn: Connection,
+    *,
+    limit: int,
+    after: Sequence[str] | None = None,
+    cloud: str | None = None,
+    system: str | None = None,
+    drift_class: str | None = None,
+    systems: Iterable[str] | None = None,
+) -> list[dict[str, object]]:
+    """Up to ``limit`` records of ``latest_drift`` in ``drift_page_key`` order after the key ``after``, narrowed to
+    ``systems`` when given: the database sorts and cuts, so a page reads its own rows only. Strings compare by code
+    point on both backends (PostgreSQL told so: its collation may order otherwise), as ``drift_page_key`` does."""
+    c = drift_records.c
+    query = _latest_drift(cloud, system, drift_class)
+    if systems is not None:
+        query = query.where(c.system.in_(sorted(systems)))
+    binary = conn.dialect.name == "postgresql"
+    key = [col.collate("C") if binary else col for col in _page_order()]
+    if after is not None:
+        query = query.where(tuple_(*key) > tuple_(*[literal(v, String()) for v in after]))
+    return _as_dicts(conn.execute(query.order_by(*key).limit(limit)))

@@ -4,6 +4,7 @@ idempotency keys, token expiry and revocation, the report download."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
@@ -18,6 +19,7 @@ from controlplane.api import idempotency
 from controlplane.api.tokens import Role, revoke_token
 from controlplane.audit.log import iter_events
 from controlplane.clock import FixedClock
+from controlplane.runtime import Runtime
 from controlplane.store.tables import drift_records, idempotency_keys, reconcile_run_clouds, reconcile_runs
 from controlplane.usage import UsageSample, write_samples
 
@@ -179,6 +181,73 @@ def test_drift_reads(api: Api) -> None:
     assert_problem(api.client.get("/v1/drift", params={"class": "nonsense"}, headers=api.auth()), 422)
 
 
+def record_run(rt: Runtime, cloud: str, drift: list[tuple[str | None, str, str, str]]) -> None:
+    """A recorded run of one cloud with these (system, class, resource kind, resource id) drift records."""
+    now = rt.clock.now()
+    with rt.engine.begin() as conn:
+        run = conn.execute(
+            insert(reconcile_runs).values(
+                started_at=now, ended_at=now, status="ok", dry_run=False, clouds="{}", counts="{}", api_calls=1,
+                new_drift=len(drift), resolved_drift=0,
+            )
+        ).inserted_primary_key[0]  # type: ignore[index]  # fmt: skip
+        conn.execute(insert(reconcile_run_clouds).values(run_id=run, cloud=cloud, complete=True, api_calls=1))
+        for system, cls, kind, rid in drift:
+            conn.execute(
+                insert(drift_records).values(
+                    run_id=run, cloud=cloud, system=system, drift_class=cls, resource_kind=kind, resource_id=rid,
+                    resource_name=rid, detail="{}", is_new=True,
+                )
+            )  # fmt: skip
+
+
+def test_drift_pages_are_cut_by_the_database_in_code_point_order(api: Api) -> None:
+    """Pages of 2 walk each cloud's latest run only, once, in (cloud, class, system or "", resource id, kind) order
+    by code point on both stores (upper case before lower, CJK after); a unit's pages hold its systems only; a
+    cursor of the wrong shape is a 400 problem."""
+    rt = api.runtime
+    record_run(rt, "yunguan-local", [("GA-007", "over", "project", "gone")])  # an older run: not shown
+    record_run(
+        rt,
+        "yunguan-local",
+        [
+            ("GA-007", "over", "server", "beta"),
+            ("GA-007", "over", "project", "beta"),
+            ("GA-007", "over", "server", "Zeta"),
+            ("GA-007", "over", "server", "政务"),
+            (None, "over", "server", "alpha"),
+            ("ZW-001", "quota-mismatch", "project", "p-zwfw"),
+            (None, "unapproved", "project", "p-x"),
+        ],
+    )
+    record_run(rt, "hosting-zone", [("RS-004", "under", "equipment", "SN-1")])
+
+    def walk(role: Role) -> list[tuple[str, str | None, str]]:
+        seen: list[tuple[str, str | None, str]] = []
+        url: str | None = "/v1/drift?limit=2"
+        while url is not None:
+            page = api.client.get(url, headers=api.auth(role)).json()
+            assert len(page["items"]) <= 2
+            seen += [(d["cloud"], d["system"], d["resource_id"]) for d in page["items"]]
+            url = page["next"]
+        return seen
+
+    assert walk(Role.ADMIN) == [
+        ("hosting-zone", "RS-004", "SN-1"),
+        ("yunguan-local", None, "alpha"),
+        ("yunguan-local", "GA-007", "Zeta"),
+        ("yunguan-local", "GA-007", "beta"),  # project before server
+        ("yunguan-local", "GA-007", "beta"),
+        ("yunguan-local", "GA-007", "政务"),
+        ("yunguan-local", "ZW-001", "p-zwfw"),
+        ("yunguan-local", None, "p-x"),
+    ]
+    assert {system for _, system, _ in walk(Role.UNIT)} == {"GA-007"}
+    for forged in ([1, 2, 3, 4, 5], ["a"], {"a": 1}):
+        cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        assert_problem(api.client.get(f"/v1/drift?cursor={cursor}", headers=api.auth()), 400)
+
+
 def test_findings_dispute_exempt_approve(api: Api) -> None:
     """A unit disputes its own finding; an operator exempts it until a day and approves a plan; each change is in
     the operation log with its request id, and the finding shows its history and actions."""
@@ -291,19 +360,28 @@ def test_idempotency_claim_of_a_dead_request_is_freed(api: Api, clock: FixedCloc
 
 
 def test_token_expiry_and_revocation(api: Api, clock: FixedClock) -> None:
-    """A token works until its expiry (by the injected clock) and stops at once when revoked."""
+    """A token works until its expiry (by the injected clock, checked on every request, remembered or not); a
+    revoked token stops once the agent's memory of it is api.token_cache_s old, a token it never saw at once."""
     short = make_token(api.runtime, Role.AUDITOR, days=1, name="short")
     header = {"Authorization": f"Bearer {short}"}
     assert api.client.get("/v1/audit/verify", headers=header).json()["ok"] is True
     clock.advance(dt.timedelta(days=1))
     assert_problem(api.client.get("/v1/audit/verify", headers=header), 401)
-    assert api.client.get("/v1/systems", headers=api.auth()).status_code == 200
-    token_id = api.tokens[Role.OPERATOR].split("_")[1]
-    with api.runtime.engine.begin() as conn:
-        revoke_token(conn, api.runtime.audit, token_id, now=clock.now(), actor="operator:test")
+    assert api.client.get("/v1/systems", headers=api.auth(Role.OPERATOR)).status_code == 200
+    revoked = clock.now()
+    for role in (Role.OPERATOR, Role.UNIT):
+        token_id = api.tokens[role].split("_")[1]
+        with api.runtime.engine.begin() as conn:
+            revoke_token(conn, api.runtime.audit, token_id, now=clock.now(), actor="operator:test")
+    assert_problem(api.client.get("/v1/systems", headers=api.auth(Role.UNIT)), 401)  # never seen: read, refused
+    cache_s = api.runtime.settings.api.token_cache_s
+    assert cache_s > 0
+    clock.advance(dt.timedelta(seconds=cache_s) - dt.timedelta(microseconds=1))
+    assert api.client.get("/v1/systems", headers=api.auth(Role.OPERATOR)).status_code == 200  # still remembered
+    clock.advance(dt.timedelta(microseconds=1))
     assert_problem(api.client.get("/v1/systems", headers=api.auth(Role.OPERATOR)), 401)
     logged = events(api, action="token.revoke")
-    assert [json.loads(str(e["after"])) for e in logged] == [{"revoked": clock.now().isoformat()}]
+    assert [json.loads(str(e["after"])) for e in logged] == [{"revoked": revoked.isoformat()}] * 2
     for event in events(api):
         assert all(t not in json.dumps(event) for t in api.tokens.values())
 

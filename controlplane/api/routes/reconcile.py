@@ -18,10 +18,10 @@ from sqlalchemy import select
 from controlplane.api.auth import Permission, Principal, requires
 from controlplane.api.context import ApiContext, api_context
 from controlplane.api.jobs import KIND, job_view, load_job
-from controlplane.api.pagination import Cursor, Limit, Page, decode, next_link, paginate
+from controlplane.api.pagination import Cursor, Limit, Page, decode, next_link
 from controlplane.api.problems import Problem, not_found, responses
 from controlplane.reconcile.drift import DriftClass
-from controlplane.reconcile.runs import latest_drift
+from controlplane.reconcile.runs import drift_page_key, latest_drift_page
 from controlplane.store.tables import api_jobs
 
 router = APIRouter(tags=["reconcile"])
@@ -159,10 +159,6 @@ class DriftOut(BaseModel):
     is_new: bool = Field(description="not in the cloud's run before")
 
 
-def _drift_key(d: dict[str, Any]) -> list[object]:
-    return [d["cloud"], d["drift_class"], d["system"] or "", d["resource_id"], d["resource_kind"]]
-
-
 @router.get("/drift", summary="The drift of each cloud's latest run", response_model=Page[DriftOut])
 def list_drift(
     *,
@@ -175,9 +171,19 @@ def list_drift(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> Page[DriftOut]:
+    after = decode(cursor)
+    if after is not None and (len(after) != 5 or not all(isinstance(v, str) for v in after)):
+        raise Problem(400, "bad-cursor", "the cursor is not one this API gave out")
     with ctx.reader.connect() as conn:
         mine = who.unit_systems(conn)
-        rows = latest_drift(conn, cloud, system, drift_class.value if drift_class else None)
-    found = sorted((r for r in rows if mine is None or r["system"] in mine), key=_drift_key)
-    items, following = paginate(request, found, _drift_key, limit, cursor)
-    return Page[DriftOut](items=[DriftOut.model_validate(r) for r in items], next=following)
+        rows = latest_drift_page(
+            conn,
+            limit=limit + 1,
+            after=after,
+            cloud=cloud,
+            system=system,
+            drift_class=drift_class.value if drift_class else None,
+            systems=mine,
+        )
+    following = next_link(request, drift_page_key(rows[limit - 1])) if len(rows) > limit else None
+    return Page[DriftOut](items=[DriftOut.model_validate(r) for r in rows[:limit]], next=following)
