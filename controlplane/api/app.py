@@ -21,7 +21,18 @@ from controlplane.api.context import ApiContext
 from controlplane.api.extensions import load_routers
 from controlplane.api.idempotency import Replay, replay_response
 from controlplane.api.middleware import RequestMiddleware
-from controlplane.api.routes import audit, clouds, findings, health, ledger, notices, reconcile, reports, usage
+from controlplane.api.routes import (
+    audit,
+    clouds,
+    findings,
+    health,
+    ledger,
+    notices,
+    reconcile,
+    reports,
+    terminations,
+    usage,
+)
 from controlplane.api.settings import ApiSettings
 from controlplane.runtime import Runtime
 
@@ -30,9 +41,9 @@ OPENAPI_URL = f"{PREFIX}/openapi.json"
 # Starlette routes FastAPI adds itself, reachable without a token by design
 PUBLIC_PATHS = frozenset({OPENAPI_URL})
 DESCRIPTION = """The control plane over the city's government clouds (政务云): the approved ledger, reconcile runs and
-drift, measured use, findings and enforcement, the operation log and monthly reports. Every `/v1` route needs a
-bearer token from `yunguan token create`; errors are `application/problem+json` (RFC 9457); lists are paged with
-`limit` and `cursor` (follow `next`); a POST with an `Idempotency-Key` is done once."""
+drift, measured use, findings and enforcement, termination cases, the operation log and monthly reports. Every `/v1`
+route needs a bearer token from `yunguan token create`; errors are `application/problem+json` (RFC 9457); lists are
+paged with `limit` and `cursor` (follow `next`); a POST with an `Idempotency-Key` is done once."""
 
 
 class OpenRouteError(RuntimeError):
@@ -90,7 +101,7 @@ def create_app(
     app.add_exception_handler(Replay, replay_response)
     app.include_router(health.router)
     v1 = APIRouter(prefix=PREFIX, responses=problems.responses(400, 401, 403, 404, 409, 422))
-    for module in (ledger, clouds, reconcile, usage, findings, notices, audit, reports):
+    for module in (ledger, clouds, reconcile, usage, findings, notices, audit, reports, terminations):
         v1.include_router(module.router)
     for extra in load_routers() if routers is None else routers:
         v1.include_router(extra)

@@ -52,6 +52,9 @@ class Permission(StrEnum):
     EQUIPMENT_READ = "equipment:read"
     EQUIPMENT_WRITE = "equipment:write"
     NOTICES_READ = "notices:read"
+    TERMINATIONS_READ = "terminations:read"
+    TERMINATIONS_REQUEST = "terminations:request"
+    TERMINATIONS_CONFIRM_BACKUP = "terminations:confirm-backup"
 
 
 P = Permission
@@ -62,7 +65,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: frozenset(P) - {P.EQUIPMENT_WRITE},
     Role.AUDITOR: _READS | {P.AUDIT_VERIFY},
     Role.VENDOR: frozenset({P.CLOUDS_READ, P.EQUIPMENT_READ, P.EQUIPMENT_WRITE}),
-    # a unit reads its own department's systems, their use and findings, its notices and its hosted equipment
+    # a unit reads its own department's systems, their use and findings, its notices and its hosted equipment;
+    # it requests its systems' termination and confirms their backup (approvals and the wipe stay operators')
     Role.UNIT: frozenset(
         {
             P.LEDGER_READ,
@@ -74,6 +78,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ACTIONS_READ,
             P.EQUIPMENT_READ,
             P.NOTICES_READ,
+            P.TERMINATIONS_READ,
+            P.TERMINATIONS_REQUEST,
+            P.TERMINATIONS_CONFIRM_BACKUP,
         }
     ),
 }

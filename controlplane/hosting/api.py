@@ -25,6 +25,7 @@ from controlplane.api.auth import Permission, Principal, requires
 from controlplane.api.context import ApiContext, api_context
 from controlplane.api.pagination import Cursor, Limit, Page, paginate
 from controlplane.api.problems import Problem, responses
+from controlplane.api.uploads import read_body
 from controlplane.clock import today_cst
 from controlplane.domain import Name
 from controlplane.hosting import store
@@ -240,17 +241,7 @@ async def upload_evidence(
     name: Annotated[str, Query(min_length=1, max_length=200, description="the file's name")],
 ) -> EvidenceFile:
     rt = ctx.runtime
-    limit = evidence_store(rt.settings.state_dir).max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Problem(413, "too-large", f"an evidence file may be at most {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Problem(413, "too-large", f"an evidence file may be at most {limit} bytes")
-        chunks.append(chunk)
+    chunks = await read_body(request, evidence_store(rt.settings.state_dir).max_bytes)
     media_type = request.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
 
     def attach() -> EvidenceFile:

@@ -20,12 +20,20 @@ from controlplane.api.tokens import Role
 REPO = Path(__file__).resolve().parents[2]
 PUBLIC = {"/livez", "/readyz", "/v1/openapi.json"}
 # a value for each path parameter that names something the demo ledger (plus one finding) has
-SAMPLE = {"key": "GA-007", "target": "GA-007", "finding_id": "1", "month": "2026-10", "run_id": "0"}
+SAMPLE = {
+    "key": "GA-007",
+    "target": "GA-007",
+    "system": "GA-007",
+    "finding_id": "1",
+    "month": "2026-10",
+    "run_id": "0",
+}
 BODIES = {
     "/v1/reconcile-runs": {"clouds": ["yunguan-local"], "dry_run": True},
     "/v1/findings/{finding_id}/exempt": {"reason": "standby", "until": "2026-12-31"},
     "/v1/findings/{finding_id}/dispute": {"reason": "standby"},
     "/v1/usage/collections": {"clouds": ["hosting-zone"], "interval_s": 0},  # a round with nothing to read
+    "/v1/terminations": {"system": "GA-007", "reason": "moving off"},  # the first allowed role opens the case
 }
 JOBS = {"/v1/reconcile-runs", "/v1/usage/collections"}  # POSTs that start a background job: waited for
 
