@@ -126,8 +126,13 @@ def _case_row(case: cases.Case, today: dt.date) -> dict[str, Any]:
     }
 
 
+def columns(st: Any, keys: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Each key with its header in the operator's language (JSON, YAML and CSV keep the keys)."""
+    return [(k, st.t(f"terminate.col.{k}")) for k in keys]
+
+
 CASE_KEYS = "case system unit state late transition_ends days_left approved_by wipe_approved_by billing_end leftovers"
-CASE_COLUMNS = [(k, k) for k in CASE_KEYS.split()]
+CASE_KEYS_ = tuple(CASE_KEYS.split())
 
 
 @_command("request")
@@ -228,7 +233,7 @@ def approve_wipe(ctx: typer.Context, system: SystemArg) -> None:
     print_msg(st, "terminate_wipe_approved", system=case.system, by=st.actor)
 
 
-PLAN_COLUMNS = [(k, k) for k in ("step", "cloud", "kind", "id", "name", "group", "size_bytes", "state", "method")]
+PLAN_KEYS = ("step", "cloud", "kind", "id", "name", "group", "size_bytes", "state", "method")
 
 
 @_command("plan")
@@ -252,7 +257,7 @@ def plan(ctx: typer.Context, system: SystemArg, output: OutputOpt = Format.TABLE
         }
         for n, t in enumerate(found.targets, start=1)
     ]
-    emit(st.out, output, rows, PLAN_COLUMNS, st.t("terminate_plan_title", system=found.system))
+    emit(st.out, output, rows, columns(st, PLAN_KEYS), st.t("terminate_plan_title", system=found.system))
     with rt.engine.connect() as conn:
         try:
             case = cases.case_of(conn, found.system)
@@ -306,7 +311,7 @@ def run(
 
 
 STEP_KEYS = "step cloud kind id state method category verified samples intent_seq result_seq error"
-STEP_COLUMNS = [(k, k) for k in STEP_KEYS.split()]
+STEP_KEYS_ = tuple(STEP_KEYS.split())
 
 
 @_command("show")
@@ -337,13 +342,13 @@ def show(ctx: typer.Context, system: SystemArg, output: OutputOpt = Format.TABLE
     if output is not Format.TABLE:
         emit(st.out, output, [{**case.record(), "steps": step_rows}], [], "")
         return
-    emit(st.out, output, [_case_row(case, today_cst(rt.clock))], CASE_COLUMNS, st.t("terminate_case_title"))
+    emit(st.out, output, [_case_row(case, today_cst(rt.clock))], columns(st, CASE_KEYS_), st.t("terminate_case_title"))
     if case.late:
         print_msg(st, "terminate_late", system=case.system)
     for left in case.leftovers:
         print_msg(st, "terminate_leftover", what=json.dumps(left, ensure_ascii=False))
     if step_rows:
-        emit(st.out, output, step_rows, STEP_COLUMNS, st.t("terminate_steps_title"))
+        emit(st.out, output, step_rows, columns(st, STEP_KEYS_), st.t("terminate_steps_title"))
 
 
 @_command("list")
@@ -358,7 +363,7 @@ def list_cases(
     with rt.engine.connect() as conn:
         found = cases.list_cases(conn, case_state)
     today = today_cst(rt.clock)
-    emit(st.out, output, [_case_row(c, today) for c in found], CASE_COLUMNS, st.t("terminate_cases_title"))
+    emit(st.out, output, [_case_row(c, today) for c in found], columns(st, CASE_KEYS_), st.t("terminate_cases_title"))
 
 
 @_command("confirm-equipment")
