@@ -138,7 +138,10 @@ def requires(permission: Permission) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if credentials is None:
             raise _unauthenticated("this route needs a bearer token (Authorization: Bearer yg_...)")
-        token = await run_in_threadpool(ctx.authenticate, credentials.credentials)
+        # a recent answer is had without I/O, so without a trip through the thread pool
+        token = ctx.recent_token(credentials.credentials) or await run_in_threadpool(
+            ctx.authenticate, credentials.credentials
+        )
         if token is None:
             raise _unauthenticated("the token is not valid: unknown, expired or revoked")
         principal = Principal.of(token)

@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from controlplane.audit.chain import Event, canonical_json, event_hash, format_time
 from controlplane.audit.signing import Checkpoint, Signer
@@ -25,6 +25,18 @@ from controlplane.redaction import Redactor
 from controlplane.store.tables import audit_checkpoints, audit_events, audit_head
 
 HEAD_ID = 1
+
+# built once: an append runs these three on every change, and building a statement costs more than running it
+_LOCK_HEAD = select(audit_head.c.last_seq, audit_head.c.last_hash).where(audit_head.c.id == HEAD_ID).with_for_update()
+_INSERT_EVENTS = insert(audit_events)
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == HEAD_ID)
+    .values(
+        last_seq=bindparam("new_seq", type_=audit_head.c.last_seq.type),
+        last_hash=bindparam("new_hash", type_=audit_head.c.last_hash.type),
+    )
+)
 
 # the request being served in this context (thread or task); "" outside any request
 _request_id: ContextVar[str] = ContextVar("yunguan_request_id", default="")
@@ -107,10 +119,8 @@ class AuditLog:
             if seq % self.checkpoint_every == 0:
                 checkpoints.append(self.signer.sign(seq, digest, time, "periodic"))
             last_seq, last_hash = seq, digest
-        conn.execute(insert(audit_events), rows)
-        conn.execute(
-            update(audit_head).where(audit_head.c.id == HEAD_ID).values(last_seq=last_seq, last_hash=last_hash)
-        )
+        conn.execute(_INSERT_EVENTS, rows)
+        conn.execute(_MOVE_HEAD, {"new_seq": last_seq, "new_hash": last_hash})
         if checkpoints:
             conn.execute(insert(audit_checkpoints), [c.to_json() for c in checkpoints])
         return seqs
@@ -125,9 +135,7 @@ class AuditLog:
         return cp
 
     def _lock_head(self, conn: Connection) -> tuple[int, str]:
-        row = conn.execute(
-            select(audit_head.c.last_seq, audit_head.c.last_hash).where(audit_head.c.id == HEAD_ID).with_for_update()
-        ).first()
+        row = conn.execute(_LOCK_HEAD).first()
         if row is None:
             raise AuditHeadMissingError(
                 "the operation log's head row is missing (the log was tampered with): run `yunguan audit verify`"

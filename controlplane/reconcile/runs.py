@@ -7,13 +7,27 @@ unresolved: "resolved" is only ever concluded from a complete listing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, String, func, insert, literal, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Row,
+    Select,
+    String,
+    bindparam,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 
 from controlplane.audit.chain import canonical_json
 from controlplane.audit.log import AuditLog, Entry
@@ -179,8 +193,13 @@ def record_run(  # noqa: PLR0917 - the run's inputs, each explicit
     return summary
 
 
-def _latest_drift(cloud: str | None, system: str | None, drift_class: str | None) -> Select[Any]:
-    """The drift records of the most recent recorded run of each cloud, filtered, in no order."""
+def _given(value: object) -> bool:
+    return isinstance(value, ColumnElement) or bool(value)  # a bound parameter, or a value other than None or ""
+
+
+def _latest_drift(cloud: Any, system: Any, drift_class: Any) -> Select[Any]:
+    """The drift records of the most recent recorded run of each cloud, filtered (by a value, or a bound parameter),
+    in no order."""
     latest = (
         select(reconcile_run_clouds.c.cloud, func.max(reconcile_run_clouds.c.run_id).label("run_id"))
         .group_by(reconcile_run_clouds.c.cloud)
@@ -189,11 +208,11 @@ def _latest_drift(cloud: str | None, system: str | None, drift_class: str | None
     query = select(drift_records).join(
         latest, (latest.c.cloud == drift_records.c.cloud) & (latest.c.run_id == drift_records.c.run_id)
     )
-    if cloud:
+    if _given(cloud):
         query = query.where(drift_records.c.cloud == cloud)
-    if system:
+    if _given(system):
         query = query.where(drift_records.c.system == system)
-    if drift_class:
+    if _given(drift_class):
         query = query.where(drift_records.c.drift_class == drift_class)
     return query
 
@@ -241,12 +260,25 @@ def latest_drift_page(
     """Up to ``limit`` records of ``latest_drift`` in ``drift_page_key`` order after the key ``after``, narrowed to
     ``systems`` when given: the database sorts and cuts, so a page reads its own rows only. Strings compare by code
     point on both backends (PostgreSQL told so: its collation may order otherwise), as ``drift_page_key`` does."""
-    c = drift_records.c
-    query = _latest_drift(cloud, system, drift_class)
+    given = {"cloud": cloud, "system": system, "drift_class": drift_class}
+    params: dict[str, Any] = {k: v for k, v in given.items() if v} | {"limit": limit}
     if systems is not None:
-        query = query.where(c.system.in_(sorted(systems)))
-    binary = conn.dialect.name == "postgresql"
-    key = [col.collate("C") if binary else col for col in _page_order()]
+        params["systems"] = sorted(systems)
     if after is not None:
-        query = query.where(tuple_(*key) > tuple_(*[literal(v, String()) for v in after]))
-    return _as_dicts(conn.execute(query.order_by(*key).limit(limit)))
+        params |= {f"after_{i}": v for i, v in enumerate(after)}
+    binary = conn.dialect.name == "postgresql"
+    query = _page_query(frozenset(params), after is not None and len(after), binary)
+    return _as_dicts(conn.execute(query, params))
+
+
+@functools.cache
+def _page_query(given: frozenset[str], after: int, binary: bool) -> Select[Any]:
+    """The page's statement for the filters given, built once each (building one costs more than running it)."""
+    c = drift_records.c
+    query = _latest_drift(*(bindparam(k) if k in given else None for k in ("cloud", "system", "drift_class")))
+    if "systems" in given:
+        query = query.where(c.system.in_(bindparam("systems", expanding=True)))
+    key = [col.collate("C") if binary else col for col in _page_order()]
+    if after:
+        query = query.where(tuple_(*key) > tuple_(*[bindparam(f"after_{i}", type_=String()) for i in range(after)]))
+    return query.order_by(*key).limit(bindparam("limit", type_=Integer()))
