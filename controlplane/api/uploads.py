@@ -23,5 +23,6 @@ async def read_body(request: Request, limit: int) -> list[bytes]:
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
-        chunks.append(chunk)
+        if chunk:  # Starlette ends the stream with an empty chunk
+            chunks.append(chunk)
     return chunks
