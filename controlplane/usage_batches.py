@@ -1,9 +1,12 @@
 """The questions of ``usage_query`` asked of many selections at once, for the monthly evaluation: asked one selection
-at a time that is about 20 queries a server. Here each window takes one query (per chunk of ``BATCH`` matched ids):
-the selections' scope or group ids are a VALUES list ``sel(k, v)`` joined to the rollups, and the rows are grouped by
-selection. Each selection gets the figures ``summary``, ``hours_above`` and the scope listing give it alone
-(tests/integration/test_usage_batches.py compares them on SQLite and PostgreSQL); a selection that picks by both scope
-and group ids, or by nothing, is answered alone.
+at a time that is about 20 queries a server. Here each window takes one query (per chunk of ``BATCH`` matched ids).
+When every selection of a chunk is one id of its own (a server, a system of one project) the rows are picked by
+``column IN (...)`` (``= ANY(array)`` on PostgreSQL), one bound parameter that the statement cache keeps compiled, and
+grouped by that id; otherwise the selections' scope or group ids are a VALUES list ``sel(k, v)`` joined to the rollups
+(compiled anew each time: 10,000 rows took seconds) and the rows are grouped by selection. Each selection gets the
+figures ``summary``, ``hours_above`` and the scope listing give it alone (tests/integration/test_usage_batches.py
+compares them on SQLite and PostgreSQL); a selection that picks by both scope and group ids, or by nothing, is
+answered alone.
 """
 
 from __future__ import annotations
@@ -11,22 +14,27 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import (
-    CTE,
+    ARRAY,
     ColumnElement,
     Connection,
+    FromClause,
     Integer,
     String,
     Table,
     and_,
+    any_,
+    bindparam,
     case,
     column,
     distinct,
     func,
     literal,
     select,
+    true,
     values,
 )
 
@@ -75,16 +83,37 @@ class Batch:
         """Every selection is one scope: no weighing, no adding up."""
         return self.by == "scope_id" and len(self.pairs) == len(self.selections)
 
-    def matched(self, t: Table) -> tuple[CTE, ColumnElement[bool]]:
-        """The selections as a VALUES list ``sel(k, v)`` (``k`` the index in ``selections``), and the condition
-        joining the rows of ``t`` they pick to it."""
-        sel = values(column("k", Integer), column("v", String), name="sel").data(list(self.pairs)).cte("sel")
+    @cached_property
+    def direct(self) -> bool:
+        """Every selection is one value no other selection has: the rows are told apart by the value itself."""
+        return len(self.pairs) == len(self.selections) and len({v for _, v in self.pairs}) == len(self.pairs)
+
+    def matched(self, conn: Connection, t: Table) -> tuple[ColumnElement[Any], FromClause, ColumnElement[bool]]:
+        """What tells the selections' rows of ``t`` apart (``key``: the value, or ``k`` the index in ``selections``
+        of a VALUES list ``sel(k, v)``; ``index`` makes either the index), what to select them from, and the
+        condition picking them."""
         kind: ColumnElement[bool] = t.c.scope_kind == self.scope_kind
         if self.by == "group_id":
             # matched on the group, the rows are found by the (cloud, group_id, ...) index; given scope_kind as it
             # is, SQLite would rather walk the primary key's (cloud, scope_kind) prefix: every row, per selection
             kind = (t.c.scope_kind + "") == self.scope_kind
-        return sel, and_(t.c.cloud == self.cloud, kind, t.c[self.by] == sel.c.v)
+        own = and_(t.c.cloud == self.cloud, kind)
+        col = t.c[self.by]
+        if self.direct:
+            ids = [v for _, v in self.pairs]
+            if conn.dialect.name == "postgresql":
+                return col, t, and_(own, col == any_(bindparam(None, ids, type_=ARRAY(String))))
+            return col, t, and_(own, col.in_(bindparam(None, ids, expanding=True)))
+        sel = values(column("k", Integer), column("v", String), name="sel").data(list(self.pairs)).cte("sel")
+        return sel.c.k, sel.join(t, and_(own, col == sel.c.v)), true()
+
+    def index(self, key: Any) -> int:
+        """The index in ``selections`` of a row's ``key`` (see ``matched``)."""
+        return self._positions[key] if self.direct else int(key)
+
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {v: i for i, v in self.pairs}
 
 
 def batches(selections: Iterable[Selection]) -> tuple[list[Batch], list[Selection]]:
@@ -160,27 +189,27 @@ def _parts(
     conn: Connection, t: Table, window: Window, batch: Batch, metrics: Sequence[str], *, days: bool
 ) -> tuple[dict[tuple[int, str], dict[str, _Part]], dict[tuple[int, str], tuple[int, None, None]]]:
     """Per selection, metric and scope: the scope's figures; and (for selections of one scope) the periods."""
-    sel, scope = batch.matched(t)
+    key, source, picked = batch.matched(conn, t)
     periods = func.count(distinct(_day_of(t.c.period, window))) if days else func.count()
     query = (
         select(
-            sel.c.k,
+            key.label("k"),
             t.c.metric,
             t.c.scope_id,
             *scope_figures(t),
             (periods if batch.single else func.count()).label("periods"),
         )
-        .select_from(sel)
-        .join(t, scope)
-        .where(t.c.metric.in_(metrics), within(t, window))
-        .group_by(sel.c.k, t.c.metric, t.c.scope_id)
+        .select_from(source)
+        .where(picked, t.c.metric.in_(metrics), within(t, window))
+        .group_by(key, t.c.metric, t.c.scope_id)
     )
     parts: dict[tuple[int, str], dict[str, _Part]] = {}
     counts: dict[tuple[int, str], tuple[int, None, None]] = {}
     for r in conn.execute(query):
+        k = batch.index(r.k)
         part = _Part(number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss))
-        parts.setdefault((r.k, r.metric), {})[r.scope_id] = part
-        counts[r.k, r.metric] = (int(r.periods), None, None)
+        parts.setdefault((k, r.metric), {})[r.scope_id] = part
+        counts[k, r.metric] = (int(r.periods), None, None)
     return parts, counts
 
 
@@ -189,19 +218,18 @@ def _totals(
 ) -> dict[tuple[int, str], tuple[int, float | None, float | None]]:
     """Per selection and metric: the periods (or UTC+8 days) with rollups, and the highest and lowest total of one
     period's means (what a sum of scopes' absolute figures peaked at)."""
-    sel, scope = batch.matched(t)
+    key, source, picked = batch.matched(conn, t)
     per_period = (
-        select(sel.c.k, t.c.metric, t.c.period, func.sum(t.c.mean).label("total"))
-        .select_from(sel)
-        .join(t, scope)
-        .where(t.c.metric.in_(metrics), within(t, window))
-        .group_by(sel.c.k, t.c.metric, t.c.period)
+        select(key.label("k"), t.c.metric, t.c.period, func.sum(t.c.mean).label("total"))
+        .select_from(source)
+        .where(picked, t.c.metric.in_(metrics), within(t, window))
+        .group_by(key, t.c.metric, t.c.period)
         .subquery()
     )
     p = per_period.c
     periods = func.count(distinct(_day_of(p.period, window))) if days else func.count()
     query = select(p.k, p.metric, periods, func.max(p.total), func.min(p.total)).group_by(p.k, p.metric)
-    return {(r[0], r[1]): (int(r[2]), number(r[3]), number(r[4])) for r in conn.execute(query)}
+    return {(batch.index(r[0]), r[1]): (int(r[2]), number(r[3]), number(r[4])) for r in conn.execute(query)}
 
 
 def _combined(
@@ -265,22 +293,21 @@ def hours_above_each(
     found = {s: hours_above(conn, s, metric, window, k) for s in alone}
     hot = t.c.n_above_80 >= k
     for batch in batched:
-        sel, scope = batch.matched(t)
+        key, source, picked = batch.matched(conn, t)
         query = (
             select(
-                sel.c.k,
+                key,
                 func.count(distinct(case((hot, t.c.period)))),
                 func.count(distinct(case((hot, t.c.scope_id)))),
                 func.count(distinct(t.c.period)),
                 func.min(case((hot, t.c.period))),
                 func.max(case((hot, t.c.period))),
             )
-            .select_from(sel)
-            .join(t, scope)
-            .where(t.c.metric == metric, within(t, window))
-            .group_by(sel.c.k)
+            .select_from(source)
+            .where(picked, t.c.metric == metric, within(t, window))
+            .group_by(key)
         )
-        rows = {r[0]: r for r in conn.execute(query)}
+        rows = {batch.index(r[0]): r for r in conn.execute(query)}
         for i, selection in enumerate(batch.selections):
             row = rows.get(i)
             found[selection] = PeakHours(
@@ -303,8 +330,8 @@ def scopes_seen(
         query = select(t.c.scope_id).distinct().where(selection.where(t), within(t, window))
         found[selection] = set(conn.execute(query).scalars())
     for batch in batched:
-        sel, scope = batch.matched(t)
-        query = select(sel.c.k, t.c.scope_id).distinct().select_from(sel).join(t, scope).where(within(t, window))
+        key, source, picked = batch.matched(conn, t)
+        query = select(key, t.c.scope_id).distinct().select_from(source).where(picked, within(t, window))
         for k, scope_id in conn.execute(query):
-            found.setdefault(batch.selections[k], set()).add(scope_id)
+            found.setdefault(batch.selections[batch.index(k)], set()).add(scope_id)
     return found

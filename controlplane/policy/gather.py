@@ -234,24 +234,22 @@ class _Reader:
         nothing = Activity(last_seen=None, last_active=None, activity_from=None, observed_until=None)
         found = {s: nothing.model_copy(update={"observed_until": self._observed_until(s.cloud)}) for s in alone}
         for batch in batched:
-            sel, scope = batch.matched(t)
-            mine = (t.c.period < format_time(self.end),)
+            key, source, picked = batch.matched(self.conn, t)
+            mine = (picked, t.c.period < format_time(self.end))
             acts = t.c.metric.in_((*WRITES, *NETWORK))
             seen_rows = self.conn.execute(
-                select(sel.c.k, func.max(t.c.period), func.min(case((acts, t.c.period))))
-                .select_from(sel)
-                .join(t, scope)
+                select(key, func.max(t.c.period), func.min(case((acts, t.c.period))))
+                .select_from(source)
                 .where(*mine)
-                .group_by(sel.c.k)
+                .group_by(key)
             )
-            last_seen = {r[0]: (r[1], r[2]) for r in seen_rows}
+            last_seen = {batch.index(r[0]): (r[1], r[2]) for r in seen_rows}
             kind = case((t.c.metric.in_(WRITES), 0), else_=1).label("kind")
             per_day = (
-                select(sel.c.k, kind, t.c.period, func.sum(t.c.mean).label("total"))
-                .select_from(sel)
-                .join(t, scope)
+                select(key.label("k"), kind, t.c.period, func.sum(t.c.mean).label("total"))
+                .select_from(source)
                 .where(*mine, acts)
-                .group_by(sel.c.k, kind, t.c.period)
+                .group_by(key, kind, t.c.period)
                 .subquery()
             )
             d = per_day.c
@@ -260,7 +258,7 @@ class _Reader:
             for k, _, last in self.conn.execute(
                 select(d.k, d.kind, func.max(d.period)).where(above).group_by(d.k, d.kind)
             ):
-                active.setdefault(k, []).append(last)
+                active.setdefault(batch.index(k), []).append(last)
             for i, selection in enumerate(batch.selections):
                 seen_at, measured_from = last_seen.get(i, (None, None))
                 found[selection] = Activity(

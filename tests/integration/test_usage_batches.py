@@ -20,7 +20,7 @@ from controlplane.store import migrate
 from controlplane.store.engine import make_engine
 from controlplane.store.tables import usage_daily, usage_hourly
 from controlplane.usage import UsageSample
-from controlplane.usage_batches import hours_above_each, scopes_seen, summaries
+from controlplane.usage_batches import batches, hours_above_each, scopes_seen, summaries
 from controlplane.usage_query import (
     Selection,
     Window,
@@ -95,22 +95,22 @@ def figures(got: Any) -> tuple[Any, ...]:
     return tuple(round(v, 6) if isinstance(v, float) else v for v in dataclasses.astuple(got))
 
 
-def check_all(engine: Engine) -> None:
+def check_all(engine: Engine, selections: tuple[Selection, ...] = SELECTIONS) -> None:
     with engine.connect() as conn:
         for window in WINDOWS:
-            together = summaries(conn, SELECTIONS, METRICS, window)
-            assert set(together) == set(SELECTIONS)
-            for selection in SELECTIONS:
+            together = summaries(conn, selections, METRICS, window)
+            assert set(together) == set(selections)
+            for selection in selections:
                 for metric in METRICS:
                     alone = summary(conn, selection, metric, window)
                     assert figures(together[selection][metric]) == figures(alone), (selection, metric, window)
-            hours = hours_above_each(conn, SELECTIONS, "memory_percent", window, 1)
+            hours = hours_above_each(conn, selections, "memory_percent", window, 1)
             assert {s: figures(h) for s, h in hours.items()} == {
-                s: figures(hours_above(conn, s, "memory_percent", window, 1)) for s in SELECTIONS
+                s: figures(hours_above(conn, s, "memory_percent", window, 1)) for s in selections
             }
             for t in (usage_hourly, usage_daily):
-                seen = scopes_seen(conn, t, SELECTIONS, window)
-                for selection in SELECTIONS:
+                seen = scopes_seen(conn, t, selections, window)
+                for selection in selections:
                     query = t.select().with_only_columns(t.c.scope_id).where(selection.where(t))
                     query = query.where(t.c.period >= format_time(window.start), t.c.period < format_time(window.end))
                     assert seen.get(selection, set()) == set(conn.execute(query).scalars()), (selection, t.name)
@@ -142,3 +142,27 @@ def test_chunks_of_a_few_ids_give_the_same_figures(engine: Engine, monkeypatch: 
         roll_up(conn, at("2026-12-02T00:00:00"))
     monkeypatch.setattr("controlplane.usage_batches.BATCH", 2)
     check_all(engine)
+
+
+# each selection one id no other has: matched by ``IN`` / ``= ANY`` and told apart by the id, not by a VALUES list
+DIRECT = (
+    *(Selection.scope(CLOUD, "server", s) for s in ("a", "b", "c", "d", "x", "nobody")),
+    Selection(CLOUD, "server", group_ids=("p-1",)),
+    Selection(CLOUD, "server", group_ids=("p-2",)),
+    Selection(CLOUD, "server", group_ids=("p-none",)),
+)
+
+
+def test_selections_of_one_id_each_are_matched_by_the_ids(engine: Engine) -> None:
+    """Selections of one id each are asked by the ids themselves (every batch ``direct``), with the same figures,
+    before and after the days are closed; a batch where an id is two selections' is not."""
+    found, alone = batches(DIRECT)
+    assert not alone
+    assert [(b.by, b.direct) for b in found] == [("scope_id", True), ("group_id", True)]
+    assert [b.direct for b in batches(SELECTIONS)[0]] == [False, False, True]  # p-1 twice; a in (a, b, x); other cloud
+    with engine.begin() as conn:
+        roll_up(conn, at("2026-11-21T12:00:00"))
+    check_all(engine, DIRECT)
+    with engine.begin() as conn:
+        roll_up(conn, at("2026-12-02T00:00:00"))
+    check_all(engine, DIRECT)
