@@ -294,12 +294,17 @@ def hours_above_each(
     hot = t.c.n_above_80 >= k
     for batch in batched:
         key, source, picked = batch.matched(conn, t)
+        counts: tuple[ColumnElement[Any], ...] = (
+            func.count(distinct(case((hot, t.c.period)))),
+            func.count(distinct(case((hot, t.c.scope_id)))),
+            func.count(distinct(t.c.period)),
+        )
+        if batch.single:  # one scope a selection: a row per period, no DISTINCT (a sort per group on PostgreSQL)
+            counts = (func.sum(case((hot, 1), else_=0)), func.max(case((hot, 1), else_=0)), func.count())
         query = (
             select(
                 key,
-                func.count(distinct(case((hot, t.c.period)))),
-                func.count(distinct(case((hot, t.c.scope_id)))),
-                func.count(distinct(t.c.period)),
+                *counts,
                 func.min(case((hot, t.c.period))),
                 func.max(case((hot, t.c.period))),
             )
