@@ -119,7 +119,9 @@ class ApiContext:
         return token
 
 
-def api_context(request: Request) -> ApiContext:
+async def api_context(request: Request) -> ApiContext:
+    """The app's context, as a dependency; async because it does no I/O (FastAPI runs a plain function's dependency
+    in the thread pool: a hand-off per request for nothing)."""
     ctx = request.app.state.yunguan
     assert isinstance(ctx, ApiContext)
     return ctx
