@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import Connection, case, func, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from controlplane.audit.chain import format_time, parse_time
 from controlplane.clock import CST, Clock, SystemClock
@@ -233,37 +233,37 @@ class _Reader:
         limits = {0: self.pack.activity.write_bytes_per_s, 1: self.pack.activity.network_bytes_per_s}
         nothing = Activity(last_seen=None, last_active=None, activity_from=None, observed_until=None)
         found = {s: nothing.model_copy(update={"observed_until": self._observed_until(s.cloud)}) for s in alone}
+        writes, network = t.c.metric.in_(WRITES), t.c.metric.in_(NETWORK)
         for batch in batched:
+            # one pass over the selections' daily rollups: each day's writes and network added up over the scopes
             key, source, picked = batch.matched(self.conn, t)
-            mine = (picked, t.c.period < format_time(self.end))
-            acts = t.c.metric.in_((*WRITES, *NETWORK))
-            seen_rows = self.conn.execute(
-                select(key, func.max(t.c.period), func.min(case((acts, t.c.period))))
-                .select_from(source)
-                .where(*mine)
-                .group_by(key)
-            )
-            last_seen = {batch.index(r[0]): (r[1], r[2]) for r in seen_rows}
-            kind = case((t.c.metric.in_(WRITES), 0), else_=1).label("kind")
             per_day = (
-                select(key.label("k"), kind, t.c.period, func.sum(t.c.mean).label("total"))
+                select(
+                    key.label("k"),
+                    t.c.period,
+                    func.sum(case((writes, t.c.mean))).label("writes"),
+                    func.sum(case((network, t.c.mean))).label("network"),
+                    func.count(case((or_(writes, network), 1))).label("acts"),
+                )
                 .select_from(source)
-                .where(*mine, acts)
-                .group_by(key, kind, t.c.period)
+                .where(picked, t.c.period < format_time(self.end))
+                .group_by(key, t.c.period)
                 .subquery()
             )
             d = per_day.c
-            above = d.total > case((d.kind == 0, limits[0]), else_=limits[1])
-            active: dict[int, list[str]] = {}
-            for k, _, last in self.conn.execute(
-                select(d.k, d.kind, func.max(d.period)).where(above).group_by(d.k, d.kind)
-            ):
-                active.setdefault(batch.index(k), []).append(last)
+            query = select(
+                d.k,
+                func.max(d.period),
+                func.min(case((d.acts > 0, d.period))),
+                func.max(case((d.writes > limits[0], d.period))),
+                func.max(case((d.network > limits[1], d.period))),
+            ).group_by(d.k)
+            rows = {batch.index(r[0]): r for r in self.conn.execute(query)}
             for i, selection in enumerate(batch.selections):
-                seen_at, measured_from = last_seen.get(i, (None, None))
+                _, seen_at, measured_from, wrote, sent = rows.get(i, (None,) * 5)
                 found[selection] = Activity(
                     last_seen=_day(seen_at),
-                    last_active=_day(max(active.get(i, []), default=None)),
+                    last_active=_day(max((p for p in (wrote, sent) if p is not None), default=None)),
                     activity_from=_day(measured_from),
                     observed_until=self._observed_until(selection.cloud),
                 )
