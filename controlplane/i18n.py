@@ -69,7 +69,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "已创建令牌 {id}（{role}{scope}，有效期至 {expires}）。令牌只显示这一次，请立即妥善保存：",
         "token {id} created ({role}{scope}, valid until {expires}). It is shown only this once: keep it safe now:",
     ),
-    "token_revoked": ("已吊销令牌 {id}（{name}）", "token {id} ({name}) revoked"),
+    "token_revoked": (
+        "已吊销令牌 {id}（{name}）；运行中的代理最迟 {seconds} 秒内拒绝它",
+        "token {id} ({name}) revoked; a running agent refuses it within {seconds} s",
+    ),
     "tokens_title": ("API 令牌（{n} 个）", "API tokens ({n})"),
     "tokens_none": ("没有 API 令牌", "no API tokens"),
     "token.id": ("编号", "id"),

@@ -102,7 +102,7 @@ def list_(
 def revoke(
     ctx: typer.Context, token_id: Annotated[str, typer.Argument(help="the token's id (yunguan token list)")]
 ) -> None:
-    """Revoke a token at once: the next request with it is refused."""
+    """Revoke a token: a running agent refuses it within api.token_cache_s (5 s)."""
     st = state(ctx)
     rt = st.runtime()
     try:
@@ -111,4 +111,4 @@ def revoke(
     except TokenError as exc:
         st.err.print(f"{st.t('error')}: {exc}", highlight=False, markup=False)
         raise typer.Exit(EXIT_INPUT) from None
-    print_msg(st, "token_revoked", id=token.id, name=token.name)
+    print_msg(st, "token_revoked", id=token.id, name=token.name, seconds=f"{rt.settings.api.token_cache_s:g}")

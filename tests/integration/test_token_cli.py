@@ -55,7 +55,8 @@ def test_create_list_revoke(cli, db_url: str) -> None:  # type: ignore[no-untype
     )  # fmt: skip
     assert token not in json.dumps(listed)
     revoked = cli("token", "revoke", token_id)
-    assert revoked.exit_code == 0 and f"token {token_id} (ci) revoked" in revoked.stderr
+    assert revoked.exit_code == 0
+    assert f"token {token_id} (ci) revoked; a running agent refuses it within 5 s" in revoked.stderr
     assert json.loads(cli("token", "list", "-o", "json").stdout)[0]["status"] == "revoked"
     again = cli("token", "revoke", token_id)
     assert again.exit_code == 3 and "already revoked" in again.stderr
