@@ -25,7 +25,7 @@ GIB = 1024**3
 def conn(openstack_clouds: Path, openstack_seed: Any) -> Iterator[Any]:
     openstack_seed(REPO / "deploy" / "dev" / "openstack" / "scenario-actions.yaml")
     os.environ["OS_CLIENT_CONFIG_FILE"] = str(openstack_clouds)
-    connection = connect("yunguan-local")
+    connection = connect("yunguan-local", connect_retries=2)  # the test's own setup calls: a reset is retried
     yield connection
     connection.close()
 
