@@ -155,12 +155,12 @@ def open_case(rt: Runtime, stopped: dt.date | None = None, system: str = "ZW-001
         )
 
 
-def ready_to_wipe(rt: Runtime, system: str = "ZW-001") -> cases.Case:
-    """Requested by a, approved by b on 2026-11-20, backup confirmed by the unit, wipe approved by c."""
+def backup_confirmed(rt: Runtime, system: str = "ZW-001") -> cases.Case:
+    """Requested by a, approved by b on 2026-11-20, backup confirmed by the unit."""
     case = open_case(rt, system=system)
     with rt.engine.begin() as conn:
         cases.approve(conn, rt.audit, SUINING, case.id, actor="operator:b", now=rt.clock.now())
-        cases.confirm_backup(
+        return cases.confirm_backup(
             conn,
             rt.audit,
             evidence_store(rt.settings.state_dir),
@@ -170,6 +170,12 @@ def ready_to_wipe(rt: Runtime, system: str = "ZW-001") -> cases.Case:
             actor="unit:市政务服务数据管理局",
             now=rt.clock.now(),
         )
+
+
+def ready_to_wipe(rt: Runtime, system: str = "ZW-001") -> cases.Case:
+    """Backup confirmed as above, then the wipe approved by c."""
+    case = backup_confirmed(rt, system)
+    with rt.engine.begin() as conn:
         return cases.approve_wipe(conn, rt.audit, case.id, actor="operator:c", now=rt.clock.now())
 
 
@@ -233,19 +239,7 @@ def test_approval_starts_the_transition_and_marks_the_system_terminating(rt: Run
 
 def test_the_two_person_rule(rt: Runtime) -> None:
     """The case's approver cannot approve its wipe: refused and nothing written."""
-    case = open_case(rt)
-    with rt.engine.begin() as conn:
-        cases.approve(conn, rt.audit, SUINING, case.id, actor="operator:b", now=rt.clock.now())
-        cases.confirm_backup(
-            conn,
-            rt.audit,
-            evidence_store(rt.settings.state_dir),
-            case.id,
-            name="b.pdf",
-            chunks=[b"x"],
-            actor="unit:u",
-            now=rt.clock.now(),
-        )
+    case = backup_confirmed(rt)
     with rt.engine.begin() as conn, pytest.raises(GuardError, match="two-person rule"):
         cases.approve_wipe(conn, rt.audit, case.id, actor="operator:b", now=rt.clock.now())
     with rt.engine.connect() as conn:
