@@ -45,6 +45,7 @@ class Permission(StrEnum):
     FINDINGS_APPROVE = "findings:approve"
     FINDINGS_EXEMPT = "findings:exempt"
     FINDINGS_DISPUTE = "findings:dispute"
+    FINDINGS_DECIDE = "findings:decide"  # reject a dispute, resolve a finding by hand
     ACTIONS_READ = "actions:read"
     AUDIT_READ = "audit:read"
     AUDIT_VERIFY = "audit:verify"

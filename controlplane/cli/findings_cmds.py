@@ -1,6 +1,6 @@
 """``yunguan findings`` (list, show, exempt, dispute, reject-dispute, resolve, tick): the findings lifecycle, for
-operators. ``list``, ``show``, ``exempt`` and ``dispute`` also run over the agent's API when a server is configured;
-the others change what the agent itself schedules and stay local."""
+operators. ``list``, ``show``, ``exempt``, ``dispute``, ``reject-dispute`` and ``resolve`` also run over the agent's
+API when a server is configured; ``tick`` runs the lifecycle the agent itself schedules daily and stays local."""
 
 from __future__ import annotations
 
@@ -276,6 +276,10 @@ def dispute(ctx: typer.Context, finding_id: IdArgument, reason: ReasonOption) ->
 def reject_dispute(ctx: typer.Context, finding_id: IdArgument, reason: ReasonOption) -> None:
     """The dispute is not upheld: back to the state it interrupted, that step's period counted again from today."""
     st = state(ctx)
+    remote = st.remote()
+    if remote is not None:
+        _remote_change(st, remote, finding_id, "reject-dispute", {"reason": reason})
+        return
     rt = st.runtime()
     calendar = load_calendar(rt.settings.policy.calendar_file)
     escalation_of = escalations(rt.settings.policy)
@@ -302,6 +306,10 @@ def reject_dispute(ctx: typer.Context, finding_id: IdArgument, reason: ReasonOpt
 def resolve(ctx: typer.Context, finding_id: IdArgument, reason: ReasonOption) -> None:
     """Close a finding by hand (the unit fixed it, or its dispute was upheld)."""
     st = state(ctx)
+    remote = st.remote()
+    if remote is not None:
+        _remote_change(st, remote, finding_id, "resolve", {"reason": reason})
+        return
     rt = st.runtime()
     before = _state_of(st, finding_id)
     after = _change(

@@ -48,7 +48,7 @@ class FindingNotFoundError(LookupError):
 
 
 class FindingInputError(ValueError):
-    """A transition asked for with a missing reason or an impossible day."""
+    """A transition asked for with a missing reason, an impossible day, or a rule no configured pack has."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,7 +464,12 @@ def reject_dispute(
     lifecycle.check(finding.key, Transition.REJECT_DISPUTE, finding.state)
     reason = _reason(reason)
     back = finding.paused_state or S.OPEN
-    deadline = lifecycle.next_deadline(escalation_of(finding.rule_id), back, cst_day(now), calendar)
+    try:
+        escalation = escalation_of(finding.rule_id)
+    except KeyError:
+        msg = f"finding {finding_id}: its rule {finding.rule_id} is in no configured pack: no next deadline"
+        raise FindingInputError(msg) from None
+    deadline = lifecycle.next_deadline(escalation, back, cst_day(now), calendar)
     changes = {"state": back.value, "paused_state": None, "deadline": deadline}
     detail = {"reason": reason}
     return write(conn, audit, finding, Transition.REJECT_DISPUTE, changes, now=now, actor=actor, detail=detail)

@@ -32,6 +32,8 @@ BODIES = {
     "/v1/reconcile-runs": {"clouds": ["yunguan-local"], "dry_run": True},
     "/v1/findings/{finding_id}/exempt": {"reason": "standby", "until": "2026-12-31"},
     "/v1/findings/{finding_id}/dispute": {"reason": "standby"},
+    "/v1/findings/{finding_id}/reject-dispute": {"reason": "standby"},
+    "/v1/findings/{finding_id}/resolve": {"reason": "fixed"},
     "/v1/usage/collections": {"clouds": ["hosting-zone"], "interval_s": 0},  # a round with nothing to read
     "/v1/terminations": {"system": "GA-007", "reason": "moving off"},  # the first allowed role opens the case
 }

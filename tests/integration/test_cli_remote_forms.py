@@ -172,3 +172,27 @@ def test_equipment_register_show_and_retire_over_the_api(served: Served) -> None
         actors = {e.actor.split("#")[0] for e in iter_events(conn) if e.action.startswith("equipment.")}
     assert actors == {"vendor:vendor-a"}
     assert served.remote("equipment", "retire", str(ids[1])).exit_code == 2  # an operator token writes nothing
+
+
+def test_reject_dispute_and_resolve_over_the_api(served: Served) -> None:
+    """`findings reject-dispute` and `resolve` move the finding on the server, in the operation log with the token's
+    actor; a transition the state forbids is the same refusal as locally (exit 1); a unit token may not decide."""
+    rt = served.runtime
+    first, second = (open_finding(rt, "GA-007", rule="suining-14-low-cpu", scope=f"srv-{n}") for n in (1, 2))
+    for finding_id in (first, second):
+        assert served.remote("findings", "dispute", str(finding_id), "--reason", "在用").exit_code == 0
+    assert get_state(served, first) == "disputed"
+    denied = served.remote("findings", "resolve", str(first), "--reason", "x", role=Role.UNIT)
+    assert denied.exit_code != 0 and get_state(served, first) == "disputed"
+    rejected = served.remote("--lang", "en", "findings", "reject-dispute", str(first), "--reason", "still idle")
+    assert rejected.exit_code == 0, rejected.stderr
+    assert get_state(served, first) == "open"
+    resolved = served.remote("--lang", "en", "findings", "resolve", str(second), "--reason", "dispute upheld")
+    assert resolved.exit_code == 0, resolved.stderr
+    assert get_state(served, second) == "resolved"
+    with rt.engine.connect() as conn:
+        decided = {e.action: e for e in iter_events(conn) if e.action in ("finding.reject-dispute", "finding.resolve")}
+    assert len(decided) == 2 and {e.actor.split("#")[0] for e in decided.values()} == {"operator:cli-operator"}
+    again = served.remote("--lang", "en", "findings", "resolve", str(second), "--reason", "x")
+    assert again.exit_code == 1
+    assert again.stderr == served.run("--lang", "en", "findings", "resolve", str(second), "--reason", "x").stderr

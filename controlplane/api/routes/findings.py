@@ -1,5 +1,6 @@
 """Findings and enforcement actions: list and show findings (with their history and planned actions), approve a
-finding's enforcement plan, exempt a finding (reason and last day), dispute one; list actions. Each change goes
+finding's enforcement plan, exempt a finding (reason and last day), dispute one, reject a dispute or resolve a
+finding by hand; list actions. Each change goes
 through the lifecycle's own functions (``policy.transitions``, ``policy.enforce``), so it is checked and logged
 exactly as on the command line. A unit token sees only its own systems' findings and actions, and may dispute them.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -19,10 +21,19 @@ from controlplane.api.context import ApiContext, api_context
 from controlplane.api.pagination import Cursor, Limit, Page, paginate
 from controlplane.api.problems import Problem, not_found, responses
 from controlplane.policy import enforce
+from controlplane.policy.deadlines import load_calendar
 from controlplane.policy.findings import Finding, FindingEvent, finding_history, findings, get_finding
 from controlplane.policy.lifecycle import TransitionError
 from controlplane.policy.model import FindingState
-from controlplane.policy.transitions import FindingInputError, FindingNotFoundError, dispute, exempt
+from controlplane.policy.packs import escalations
+from controlplane.policy.transitions import (
+    FindingInputError,
+    FindingNotFoundError,
+    dispute,
+    exempt,
+    reject_dispute,
+    resolve,
+)
 from controlplane.store.tables import actions as actions_table
 
 router = APIRouter(tags=["findings"])
@@ -66,6 +77,10 @@ class ExemptRequest(BaseModel):
 
 class DisputeRequest(BaseModel):
     reason: str = Field(min_length=1, max_length=2000, description="why the unit contests the finding")
+
+
+class DecisionRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000, description="why (kept in the operation log)")
 
 
 class Approved(BaseModel):
@@ -135,6 +150,16 @@ def _refused(exc: Exception) -> Problem:
     return Problem(422, "validation", str(exc))
 
 
+def _change(ctx: ApiContext, who: Principal, finding_id: int, work: Callable[[Connection], Finding]) -> Finding:
+    """One lifecycle transition of a finding the caller may see, in one transaction; refusals as problems."""
+    try:
+        with ctx.runtime.engine.begin() as conn:
+            _visible(conn, who, get_finding(conn, finding_id))
+            return work(conn)
+    except (FindingNotFoundError, TransitionError, FindingInputError) as exc:
+        raise _refused(exc) from None
+
+
 @router.post(
     "/findings/{finding_id}/exempt",
     summary="Exempt a finding until a day, with the reason",
@@ -148,14 +173,14 @@ def exempt_finding(
     who: Annotated[Principal, Depends(requires(Permission.FINDINGS_EXEMPT))],
 ) -> Finding:
     rt = ctx.runtime
-    try:
-        with rt.engine.begin() as conn:
-            _visible(conn, who, get_finding(conn, finding_id))
-            return exempt(
-                conn, rt.audit, finding_id, reason=body.reason, until=body.until, actor=who.actor, now=rt.clock.now()
-            )
-    except (FindingNotFoundError, TransitionError, FindingInputError) as exc:
-        raise _refused(exc) from None
+    return _change(
+        ctx,
+        who,
+        finding_id,
+        lambda c: exempt(
+            c, rt.audit, finding_id, reason=body.reason, until=body.until, actor=who.actor, now=rt.clock.now()
+        ),
+    )
 
 
 @router.post(
@@ -171,12 +196,65 @@ def dispute_finding(
     who: Annotated[Principal, Depends(requires(Permission.FINDINGS_DISPUTE))],
 ) -> Finding:
     rt = ctx.runtime
-    try:
-        with rt.engine.begin() as conn:
-            _visible(conn, who, get_finding(conn, finding_id))
-            return dispute(conn, rt.audit, finding_id, reason=body.reason, actor=who.actor, now=rt.clock.now())
-    except (FindingNotFoundError, TransitionError, FindingInputError) as exc:
-        raise _refused(exc) from None
+    return _change(
+        ctx,
+        who,
+        finding_id,
+        lambda c: dispute(c, rt.audit, finding_id, reason=body.reason, actor=who.actor, now=rt.clock.now()),
+    )
+
+
+@router.post(
+    "/findings/{finding_id}/reject-dispute",
+    summary="The dispute is not upheld: back to the state it interrupted, its period counted again from today",
+    response_model=Finding,
+    responses=responses(404, 409, 422),
+)
+def reject_finding_dispute(
+    finding_id: FindingId,
+    body: DecisionRequest,
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(requires(Permission.FINDINGS_DECIDE))],
+) -> Finding:
+    rt = ctx.runtime
+    calendar = load_calendar(rt.settings.policy.calendar_file)
+    escalation_of = escalations(rt.settings.policy)
+    return _change(
+        ctx,
+        who,
+        finding_id,
+        lambda c: reject_dispute(
+            c,
+            rt.audit,
+            finding_id,
+            reason=body.reason,
+            actor=who.actor,
+            now=rt.clock.now(),
+            calendar=calendar,
+            escalation_of=escalation_of,
+        ),
+    )
+
+
+@router.post(
+    "/findings/{finding_id}/resolve",
+    summary="Close a finding by hand (the unit fixed it, or its dispute was upheld)",
+    response_model=Finding,
+    responses=responses(404, 409, 422),
+)
+def resolve_finding(
+    finding_id: FindingId,
+    body: DecisionRequest,
+    ctx: Ctx,
+    who: Annotated[Principal, Depends(requires(Permission.FINDINGS_DECIDE))],
+) -> Finding:
+    rt = ctx.runtime
+    return _change(
+        ctx,
+        who,
+        finding_id,
+        lambda c: resolve(c, rt.audit, finding_id, reason=body.reason, actor=who.actor, now=rt.clock.now()),
+    )
 
 
 @router.post(
