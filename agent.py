@@ -15,18 +15,8 @@ import sys
 import threading
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from controlplane.agent.daemon import build_agent, route_library_logs
+from controlplane.agent.daemon import EXIT_CONFIG, build_agent, open_service
 from controlplane.agent.web import ServerError
-from controlplane.config import ConfigError, load_settings
-from controlplane.logs import configure_logging, get_logger
-from controlplane.redaction import Redactor
-from controlplane.runtime import open_runtime
-from controlplane.store.migrate import SchemaError
-
-EXIT_CONFIG = 4
-EXIT_STORE = 5
 
 
 def run(config: Path | None = None, check: bool = False) -> int:
@@ -34,23 +24,12 @@ def run(config: Path | None = None, check: bool = False) -> int:
     if not check:  # from the start: a SIGTERM while starting up drains as soon as the agent runs
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        print(f"config error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
-    configure_logging(Redactor(settings.secret_values()), settings.log.level, settings.log.format, sys.stdout)
-    route_library_logs()
-    log = get_logger("yunguan.agent")
-    try:
-        runtime = open_runtime(settings)
-    except SchemaError as exc:
-        log.error("store not ready", error=str(exc))  # noqa: TRY400 - the message is the cause; no traceback
-        return EXIT_STORE
-    except SQLAlchemyError as exc:
-        log.error("store unreachable", error=type(exc).__name__)  # noqa: TRY400 - a restart retries; no traceback
-        return EXIT_STORE
-    agent = build_agent(runtime)
+    opened = open_service(config, "yunguan.agent")
+    if isinstance(opened, int):
+        return opened
+    runtime, log = opened
+    settings = runtime.settings
+    agent = build_agent(runtime, config=config)
     log.info(
         "agent ready",
         state_dir=str(settings.state_dir),

@@ -3,7 +3,8 @@ drained in this one on SIGTERM:
 
 1. readiness turns false (load balancers stop sending), the runner starts no new run and the scheduler stops;
 2. the stop event is set: running jobs finish or stop at their next safe point, for up to ``drain_timeout_s``;
-3. the HTTP server stops (open requests finish), the probe stops, the hypervisor collectors close, waiting job runs
+3. the API worker processes (``workers``, with ``api.workers`` > 1) and the HTTP server stop (open requests finish),
+   the probe stops, the hypervisor collectors close, waiting job runs
    are written.
 """
 
@@ -11,11 +12,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import structlog
-from prometheus_client import disable_created_metrics
+from prometheus_client import disable_created_metrics, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
+from structlog.typing import FilteringBoundLogger
 
 from controlplane.agent.cloud_jobs import SweepState
 from controlplane.agent.health import Health
@@ -24,11 +29,16 @@ from controlplane.agent.runner import JobRunner
 from controlplane.agent.runs import RunRecorder
 from controlplane.agent.schedule import JobSpec, build_scheduler, job_specs
 from controlplane.agent.web import ApiServer, build_app
+from controlplane.agent.workers import ApiWorkers
 from controlplane.api.settings import uvicorn_options
 from controlplane.clock import CST
+from controlplane.config import ConfigError, load_settings
+from controlplane.logs import configure_logging, get_logger
 from controlplane.policy.packs import escalations
 from controlplane.policy.transitions import EscalationOf
-from controlplane.runtime import Runtime
+from controlplane.redaction import Redactor
+from controlplane.runtime import Runtime, open_runtime
+from controlplane.store.migrate import SchemaError
 
 
 class _ToStructlog(logging.Handler):
@@ -49,6 +59,31 @@ def route_library_logs(level: int = logging.WARNING) -> None:
     root.setLevel(min(root.level or level, level))
 
 
+EXIT_CONFIG = 4
+EXIT_STORE = 5
+
+
+def open_service(config: Path | None, logger: str) -> tuple[Runtime, FilteringBoundLogger] | int:
+    """How the agent and each of its API workers start: the settings (``config``, else ``$YUNGUAN_CONFIG``), the
+    logging they ask for, the store at this schema version. The runtime and a logger; else the exit code, the
+    config error printed or the store's failure logged."""
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(Redactor(settings.secret_values()), settings.log.level, settings.log.format, sys.stdout)
+    route_library_logs()
+    log = get_logger(logger)
+    try:
+        return open_runtime(settings), log
+    except SchemaError as exc:
+        log.error("store not ready", error=str(exc))  # noqa: TRY400 - the message is the cause; no traceback
+    except SQLAlchemyError as exc:
+        log.error("store unreachable", error=type(exc).__name__)  # noqa: TRY400 - a restart retries; no traceback
+    return EXIT_STORE
+
+
 @dataclass
 class Agent:
     rt: Runtime
@@ -61,6 +96,7 @@ class Agent:
     stop_event: threading.Event
     sweeps: dict[str, SweepState] = field(default_factory=dict)
     address: tuple[str, int] | None = None
+    workers: ApiWorkers | None = None
 
     def __post_init__(self) -> None:
         self.scheduler = build_scheduler(
@@ -74,12 +110,16 @@ class Agent:
         self.scheduler.start()
         self.health.start()
         self.address = self.server.start()
+        if self.workers is not None:
+            assert self.server.socket is not None
+            self.workers.start(self.server.socket)
         self._log.info(
             "agent serving",
             host=self.address[0],
             port=self.address[1],
             tls=self.rt.settings.api.tls.enabled,
             jobs=[s.name for s in self.specs],
+            api_processes=self.rt.settings.api.workers,
         )
         return self.address
 
@@ -94,6 +134,8 @@ class Agent:
         finished = self.runner.wait_idle(timeout)
         if not finished:
             self._log.warning("jobs still running at the drain timeout: left behind", jobs=sorted(self.runner.running))
+        if self.workers is not None and not self.workers.stop():
+            self._log.warning("API workers did not stop in time")
         if not self.server.stop():
             self._log.warning("the HTTP server did not stop in time")
         self.health.stop()
@@ -105,8 +147,9 @@ class Agent:
         return finished
 
 
-def build_agent(rt: Runtime, *, escalation_of: EscalationOf | None = None) -> Agent:
-    """Everything the agent runs, from the runtime's settings (nothing started yet)."""
+def build_agent(rt: Runtime, *, escalation_of: EscalationOf | None = None, config: Path | None = None) -> Agent:
+    """Everything the agent runs, from the runtime's settings (nothing started yet). ``config``: the file those
+    settings were read from (else ``$YUNGUAN_CONFIG`` or none), which API workers read too."""
     agent = rt.settings.agent
     # no *_created series: they double what a scrape carries, and no dashboard reads them
     disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -132,5 +175,9 @@ def build_agent(rt: Runtime, *, escalation_of: EscalationOf | None = None) -> Ag
     )
     server = ApiServer(build_app(rt, health, metrics), uvicorn_options(rt.settings.api))
     built = Agent(rt, metrics, recorder, runner, specs, health, server, stop, sweeps)
+    if rt.settings.api.workers > 1:
+        built.workers = ApiWorkers(
+            rt.settings.api.workers - 1, config, health.readiness, lambda: generate_latest(metrics.registry)
+        )
     holder["agent"] = built
     return built

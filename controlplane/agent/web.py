@@ -10,6 +10,7 @@ or its store probe failed; otherwise ``/readyz`` is the API's (a fresh database 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -18,7 +19,7 @@ from typing import Any
 import uvicorn
 from prometheus_client import make_asgi_app
 
-from controlplane.agent.health import Health
+from controlplane.agent.health import Health, Readiness
 from controlplane.agent.metrics import AgentMetrics
 from controlplane.api.app import create_app
 from controlplane.runtime import Runtime
@@ -43,14 +44,23 @@ async def _json(send: Send, status: int, body: dict[str, Any]) -> None:
 
 def front(api: App, health: Health, metrics: AgentMetrics) -> App:
     """``api`` with the agent's ``/metrics`` and its own readiness checks in front of the API's ``/readyz``."""
-    exposition: App = make_asgi_app(metrics.registry)
+
+    async def readiness() -> Readiness:
+        return health.readiness()
+
+    return front_of(api, readiness, make_asgi_app(metrics.registry))
+
+
+def front_of(api: App, readiness: Callable[[], Awaitable[Readiness]], exposition: App) -> App:
+    """``api`` behind ``/metrics`` (``exposition``) and the agent's readiness (``readiness``) before its ``/readyz``:
+    the agent's own front, and an API worker's (``api_worker``), whose two answers come from the agent."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/metrics":
             await exposition(scope, receive, send)
             return
         if scope["type"] == "http" and scope["path"] == "/readyz":
-            ready = health.readiness()
+            ready = await readiness()
             if not ready.ready:
                 why = "; ".join(f"{k}: {v}" for k, v in ready.checks.items() if v != "ok")
                 await _json(send, 503, {"ready": False, "detail": f"agent {why}"})
@@ -66,34 +76,57 @@ def build_app(rt: Runtime, health: Health, metrics: AgentMetrics) -> App:
     return front(api, health, metrics)
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here once: the agent's server and its API workers (``workers``) all accept on it.
+    Inheritable, so a worker process gets it by its descriptor. ServerError when the address cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 class ApiServer:
     """uvicorn in a thread: the main thread keeps the signals (uvicorn installs none outside the main thread)."""
 
     def __init__(self, app: App, options: dict[str, Any], *, graceful_s: float = 10.0) -> None:
+        self._host, self._port = str(options["host"]), int(options["port"])
         config = uvicorn.Config(
             app,
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=max(1, int(graceful_s)),
-            **options,
+            **{k: v for k, v in options.items() if k not in ("host", "port")},
         )
         self.server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self.server.run, name="api-server", daemon=True)
+        self.socket: socket.socket | None = None
+        self._thread: threading.Thread | None = None
 
     def start(self, timeout_s: float = 30.0) -> tuple[str, int]:
-        """Start serving; the address actually bound (port 0 picks a free one). ServerError when it cannot."""
+        """Bind and start serving; the address actually bound (port 0 picks a free one). ServerError when it
+        cannot."""
+        self.socket = listen(self._host, self._port)
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, name="api-server", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise ServerError("the HTTP server did not start (see the log above: address in use, TLS files?)")
+                raise ServerError("the HTTP server did not start (see the log above: TLS files?)")
             self._thread.join(0.02)
-        sockets = [s for server in self.server.servers for s in server.sockets]
-        host, port = sockets[0].getsockname()[:2]
+        host, port = self.socket.getsockname()[:2]
         return str(host), int(port)
 
     def stop(self, timeout_s: float = 15.0) -> bool:
         """Stop accepting, finish open requests; True when the server thread ended in ``timeout_s``."""
         self.server.should_exit = True
+        if self._thread is None:
+            return True
         self._thread.join(timeout_s)
         return not self._thread.is_alive()

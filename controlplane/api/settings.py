@@ -76,6 +76,14 @@ class ApiSettings(_Section):
         "reaches a running agent at most this late (expiry is checked on every request); 0: read it every time",
     )
 
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="processes serving the API on the one listening socket: the agent's own and workers - 1 API-only "
+        "worker processes (no jobs), each with its own database connections; about one per core",
+    )
+
     @model_validator(mode="after")
     def _tls_off_loopback(self) -> ApiSettings:
         if not self.tls.enabled and not _loopback(self.host):

@@ -1,9 +1,11 @@
-"""HTTP API throughput on loopback: uvicorn serving ``create_app`` in a subprocess over a store holding the demo ledger
-and a reconcile run's drift; concurrent clients read the drift (an operator's token) and, where the hosting routes
-are served, register equipment (a vendor's token, one new serial and rack position per request). Prints requests/s,
-p50 and p99 latency and the answers that were not 2xx.
+"""HTTP API throughput on loopback: the agent (``agent.py``, its jobs disabled) serving the API with ``api.workers``
+processes over a store holding the demo ledger and a reconcile run's drift; concurrent clients read the drift (an
+operator's token) and, where the hosting routes are served, register equipment (a vendor's token, one new serial and
+rack position per request). Prints requests/s, p50 and p99 latency, the answers that were not 2xx, and the load
+average; after the registrations, `yunguan audit verify` checks the operation log's chain the processes wrote.
 
     .venv/bin/python tests/bench/api_bench.py [--requests 3000] [--concurrency 16] [--backend sqlite|postgresql]
+        [--workers N]
 
 Targets (the issue): >= 500 registrations/s, p99 <= 50 ms.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from sqlalchemy import create_engine, insert, text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,21 +39,8 @@ HOSTING_VENDOR = "某托管服务商"
 DRIFT_ROWS = 300
 
 
-def serve(config: Path, port: int) -> None:
-    """The server process: the agent's way of serving the API, without its scheduler."""
-    import uvicorn
-
-    from controlplane.api.app import create_app
-    from controlplane.config import load_settings
-    from controlplane.logs import configure_logging
-    from controlplane.redaction import Redactor
-    from controlplane.runtime import open_runtime
-
-    settings = load_settings(config)
-    configure_logging(Redactor(settings.secret_values()), "warning", "json")
-    runtime = open_runtime(settings)
-    app = create_app(lambda: runtime)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def _port() -> int:
@@ -59,7 +49,7 @@ def _port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare(workdir: Path, db_url: str) -> tuple[Path, dict[str, str]]:
+def prepare(workdir: Path, db_url: str, port: int, workers: int) -> tuple[Path, dict[str, str]]:
     """Config, schema, demo ledger, a run with DRIFT_ROWS drift records, and the tokens."""
     from controlplane.api.tokens import Role, create_token
     from controlplane.config import load_settings
@@ -72,11 +62,16 @@ def prepare(workdir: Path, db_url: str) -> tuple[Path, dict[str, str]]:
     from controlplane.store.tables import drift_records, reconcile_run_clouds, reconcile_runs
 
     config = workdir / "yunguan.yaml"
-    config.write_text(
-        (EXAMPLES / "yunguan.yaml").read_text(encoding="utf-8")
-        + f"state_dir: {workdir / 'state'}\ndatabase:\n  url: {db_url}\n",
-        encoding="utf-8",
+    settings = yaml.safe_load((EXAMPLES / "yunguan.yaml").read_text(encoding="utf-8"))
+    settings.update(
+        state_dir=str(workdir / "state"), database={"url": db_url}, log={"level": "warning", "format": "json"}
     )
+    settings["api"].update(port=port, workers=workers)
+    # the API alone: no job competes for the cores (the scheduler still runs, as readiness wants)
+    settings["agent"].update(
+        disabled=["reconcile", "sweep", "rollup", "tick", "evaluate", "checkpoint"], start_now=False
+    )
+    config.write_text(yaml.safe_dump(settings, allow_unicode=True), encoding="utf-8")
     engine = make_engine(db_url)
     migrate.upgrade(engine)
     engine.dispose()
@@ -199,11 +194,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per phase")
     parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--serve", nargs=2, metavar=("CONFIG", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help="api.workers: processes serving the API")
     args = parser.parse_args()
-    if args.serve:
-        serve(Path(args.serve[0]), int(args.serve[1]))
-        return
     with tempfile.TemporaryDirectory(prefix="yunguan-api-bench-") as tmp:
         workdir = Path(tmp)
         pg_name = f"yunguan_bench_{uuid.uuid4().hex[:8]}"
@@ -216,9 +208,10 @@ def main() -> None:
             db_url = f"sqlite:///{workdir / 'yunguan.db'}"
         server: subprocess.Popen[bytes] | None = None
         try:
-            config, tokens = prepare(workdir, db_url)
             port = _port()
-            server = subprocess.Popen([sys.executable, __file__, "--serve", str(config), str(port)])
+            config, tokens = prepare(workdir, db_url, port, args.workers)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("YUNGUAN_")}
+            server = subprocess.Popen([sys.executable, str(REPO / "agent.py"), "--config", str(config)], env=env)
             base = f"http://127.0.0.1:{port}"
             deadline = time.monotonic() + 60
             while True:
@@ -231,7 +224,10 @@ def main() -> None:
                     raise SystemExit("the server did not become ready")
                 time.sleep(0.1)
             spec = httpx.get(f"{base}/v1/openapi.json").json()
-            print(f"{args.backend}, {args.concurrency} in flight, uvicorn on 127.0.0.1 ({os.cpu_count()} CPUs)")
+            print(
+                f"{args.backend}, {args.concurrency} in flight, the agent with api.workers {args.workers} on 127.0.0.1 "
+                f"({os.cpu_count()} CPUs); load average before: {_load_average()}"
+            )
             operator = {"Authorization": f"Bearer {tokens['operator']}"}
             report(
                 "/livez (the floor)",
@@ -259,12 +255,18 @@ def main() -> None:
                     "equipment registrations",
                     *asyncio.run(_load(base, vendor, lambda i: registration(i, run), args.requests, args.concurrency)),
                 )
+                verify = subprocess.run(
+                    [str(Path(sys.executable).with_name("yunguan")), "--config", str(config), "audit", "verify"],
+                    env=env, capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                print(f"audit verify: exit {verify.returncode} {verify.stdout.strip()[-200:]}")
             else:
                 print("equipment registrations: no /v1/equipment route is served yet")
+            print(f"load average after: {_load_average()}")
         finally:
             if server is not None:
                 server.terminate()
-                server.wait(30)
+                print(f"the agent stopped: exit {server.wait(60)}")
             if admin is not None:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
