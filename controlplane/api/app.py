@@ -100,12 +100,13 @@ def create_app(
     problems.install(app)
     app.add_exception_handler(Replay, replay_response)
     app.include_router(health.router)
-    v1 = APIRouter(prefix=PREFIX, responses=problems.responses(400, 401, 403, 404, 409, 422))
+    # each router straight under the app, not under a /v1 router of their own: a request is matched against one
+    # level of routers less (FastAPI walks the routes of every level, more than once a request)
+    problems_of_v1 = problems.responses(400, 401, 403, 404, 409, 422)
     for module in (ledger, clouds, reconcile, usage, findings, notices, audit, reports, terminations):
-        v1.include_router(module.router)
+        app.include_router(module.router, prefix=PREFIX, responses=problems_of_v1)
     for extra in load_routers() if routers is None else routers:
-        v1.include_router(extra)
-    app.include_router(v1)
+        app.include_router(extra, prefix=PREFIX, responses=problems_of_v1)
     app.add_middleware(RequestMiddleware, ctx=ctx)
     _check(app)
     return app

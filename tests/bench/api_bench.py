@@ -163,12 +163,48 @@ async def _load(
     return wall, latencies, statuses
 
 
-def report(name: str, wall: float, latencies: list[float], statuses: dict[int, int]) -> None:
+def server_pids(pid: int) -> list[int]:
+    """The agent and its API worker processes."""
+    pids = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            pids += [int(p) for p in (task / "children").read_text(encoding="ascii").split()]
+        except FileNotFoundError:
+            continue
+    return pids
+
+
+def server_rss(pid: int) -> str:
+    sizes = []
+    for each in server_pids(pid):
+        status = Path(f"/proc/{each}/status").read_text(encoding="ascii")
+        sizes.append(next(int(line.split()[1]) // 1024 for line in status.splitlines() if line.startswith("VmRSS:")))
+    return " + ".join(f"{mb} MB" for mb in sizes)
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) the agent and its API worker processes have used so far, from /proc."""
+    ticks = 0
+    for each in server_pids(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def phase(name: str, pid: int, load: Any) -> None:
+    """Run one phase (``load``: the coroutine of ``_load``) and print its figures with the server's CPU a request."""
+    cpu = server_cpu(pid)
+    wall, latencies, statuses = asyncio.run(load)
+    cpu = server_cpu(pid) - cpu
     ms = sorted(x * 1000 for x in latencies)
     p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
     print(
-        f"{name:28} {len(ms):6d} requests  {len(ms) / wall:8.0f} req/s  p50 {statistics.median(ms):6.1f} ms  "
-        f"p99 {p99:6.1f} ms  statuses {dict(sorted(statuses.items()))}"
+        f"{name:26} {len(ms):5d} requests {len(ms) / wall:6.0f} req/s  p50 {statistics.median(ms):5.1f} ms  "
+        f"p99 {p99:5.1f} ms  server CPU {cpu / len(ms) * 1000:4.2f} ms/request  "
+        f"statuses {dict(sorted(statuses.items()))}"
     )
 
 
@@ -211,17 +247,21 @@ def main() -> None:
             port = _port()
             config, tokens = prepare(workdir, db_url, port, args.workers)
             env = {k: v for k, v in os.environ.items() if not k.startswith("YUNGUAN_")}
-            server = subprocess.Popen([sys.executable, str(REPO / "agent.py"), "--config", str(config)], env=env)
+            log = workdir / "agent.log"
+            with log.open("w", encoding="utf-8") as out:
+                command = [sys.executable, str(REPO / "agent.py"), "--config", str(config)]
+                server = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while True:
+            deadline = time.monotonic() + 120
+            while True:  # ready, and every API worker serving
                 try:
-                    if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                        break
+                    ready = httpx.get(f"{base}/readyz", timeout=1).status_code == 200
                 except httpx.TransportError:
-                    pass
+                    ready = False
+                if ready and log.read_text(encoding="utf-8").count("API worker serving") >= args.workers - 1:
+                    break
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the server did not become ready")
+                    raise SystemExit(f"the server did not become ready:\n{log.read_text(encoding='utf-8')[-2000:]}")
                 time.sleep(0.1)
             spec = httpx.get(f"{base}/v1/openapi.json").json()
             print(
@@ -229,32 +269,17 @@ def main() -> None:
                 f"({os.cpu_count()} CPUs); load average before: {_load_average()}"
             )
             operator = {"Authorization": f"Bearer {tokens['operator']}"}
-            report(
-                "/livez (the floor)",
-                *asyncio.run(_load(base, {}, lambda _i: ("GET", "/livez", None), args.requests, args.concurrency)),
-            )
-            report(
-                "clouds (token + 1 query)",
-                *asyncio.run(
-                    _load(base, operator, lambda _i: ("GET", "/v1/clouds", None), args.requests, args.concurrency)
-                ),
-            )
-            asyncio.run(_load(base, operator, lambda _i: ("GET", "/v1/drift?limit=20", None), 200, args.concurrency))
-            report(
-                "drift reads (20 a page)",
-                *asyncio.run(
-                    _load(
-                        base, operator, lambda _i: ("GET", "/v1/drift?limit=20", None), args.requests, args.concurrency
-                    )
-                ),
-            )
+            pid = server.pid
+            n, c = args.requests, args.concurrency
+            phase("/livez (the floor)", pid, _load(base, {}, lambda _i: ("GET", "/livez", None), n, c))
+            phase("clouds (token + 1 query)", pid, _load(base, operator, lambda _i: ("GET", "/v1/clouds", None), n, c))
+            drift = ("GET", "/v1/drift?limit=20", None)
+            asyncio.run(_load(base, operator, lambda _i: drift, 200, c))
+            phase("drift reads (20 a page)", pid, _load(base, operator, lambda _i: drift, n, c))
             if "/v1/equipment" in spec["paths"]:
                 vendor = {"Authorization": f"Bearer {tokens['vendor']}"}
                 run = uuid.uuid4().hex[:6]
-                report(
-                    "equipment registrations",
-                    *asyncio.run(_load(base, vendor, lambda i: registration(i, run), args.requests, args.concurrency)),
-                )
+                phase("equipment registrations", pid, _load(base, vendor, lambda i: registration(i, run), n, c))
                 verify = subprocess.run(
                     [str(Path(sys.executable).with_name("yunguan")), "--config", str(config), "audit", "verify"],
                     env=env, capture_output=True, text=True, check=False,
@@ -262,6 +287,7 @@ def main() -> None:
                 print(f"audit verify: exit {verify.returncode} {verify.stdout.strip()[-200:]}")
             else:
                 print("equipment registrations: no /v1/equipment route is served yet")
+            print(f"resident memory (the agent + each API worker): {server_rss(server.pid)}")
             print(f"load average after: {_load_average()}")
         finally:
             if server is not None:
