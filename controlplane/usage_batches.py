@@ -39,7 +39,7 @@ from sqlalchemy import (
 )
 
 from controlplane.audit.chain import format_time, parse_time
-from controlplane.store.tables import usage_hourly
+from controlplane.store.tables import usage_daily, usage_hourly
 from controlplane.usage_query import (
     WEIGHTS,
     PeakHours,
@@ -53,6 +53,7 @@ from controlplane.usage_query import (
     summary,
     within,
 )
+from controlplane.usage_rollup import HOT_K
 
 BATCH = 15_000  # ids matched per query: two bound parameters each (SQLite allows 32,766); on PostgreSQL each
 # chunk scans the whole window once, so fewer, larger chunks
@@ -114,6 +115,14 @@ class Batch:
     @cached_property
     def _positions(self) -> dict[str, int]:
         return {v: i for i, v in self.pairs}
+
+    def subset(self, picked: Iterable[int]) -> Batch:
+        """The batch of only the selections at these indexes (renumbered in that order)."""
+        values: dict[int, list[str]] = {}
+        for i, v in self.pairs:
+            values.setdefault(i, []).append(v)
+        chunk = [(self.selections[i], tuple(values.get(i, ()))) for i in picked]
+        return _chunk(self.cloud, self.scope_kind, self.by, chunk)
 
 
 def batches(selections: Iterable[Selection]) -> tuple[list[Batch], list[Selection]]:
@@ -285,14 +294,22 @@ def _weight(weights: dict[str, _Part], scope: str) -> float:
 def hours_above_each(
     conn: Connection, selections: Iterable[Selection], metric: str, window: Window, k: int = 3
 ) -> dict[Selection, PeakHours]:
-    """``hours_above`` for each selection, the same figures, in a few queries for all of them."""
+    """``hours_above`` for each selection, the same figures, in a few queries for all of them. Selections of one
+    scope over a window of closed days are answered from the daily rollups' hour counts (k = ``HOT_K``: ~31 rows a
+    month, not ~744); several scopes together (an hour counts once however many were hot in it) from the hourly."""
     if k < 1:
         raise ValueError("k counts samples above 80% in an hour: at least 1")
     t = usage_hourly
     batched, alone = batches(selections)
     found = {s: hours_above(conn, s, metric, window, k) for s in alone}
     hot = t.c.n_above_80 >= k
-    for batch in batched:
+    closed = k == HOT_K and rollups_for(conn, window)[0] is usage_daily
+    for whole in batched:
+        batch: Batch | None = whole
+        if closed and whole.single:  # whole days closed, one scope a selection: the daily rollups' hour counts
+            batch = _hot_days(conn, whole, metric, window, found)
+        if batch is None:
+            continue
         key, source, picked = batch.matched(conn, t)
         counts: tuple[ColumnElement[Any], ...] = (
             func.count(distinct(case((hot, t.c.period)))),
@@ -314,15 +331,52 @@ def hours_above_each(
         )
         rows = {batch.index(r[0]): r for r in conn.execute(query)}
         for i, selection in enumerate(batch.selections):
-            row = rows.get(i)
-            found[selection] = PeakHours(
-                hours=int(row[1]) if row else 0,
-                scopes=int(row[2]) if row else 0,
-                hours_with_data=int(row[3]) if row else 0,
-                first=parse_time(row[4]) if row and row[4] else None,
-                last=parse_time(row[5]) if row and row[5] else None,
-            )
+            found[selection] = _peak_hours(rows.get(i))
     return found
+
+
+def _peak_hours(row: Sequence[Any] | None) -> PeakHours:
+    """A selection's row (key, hours, scopes, hours with data, first, last), or none: not one hour."""
+    return PeakHours(
+        hours=int(row[1]) if row else 0,
+        scopes=int(row[2]) if row else 0,
+        hours_with_data=int(row[3]) if row else 0,
+        first=parse_time(row[4]) if row and row[4] else None,
+        last=parse_time(row[5]) if row and row[5] else None,
+    )
+
+
+def _hot_days(
+    conn: Connection, batch: Batch, metric: str, window: Window, found: dict[Selection, PeakHours]
+) -> Batch | None:
+    """``hours_above`` (k = ``HOT_K``) of a batch of one scope a selection over closed days, from the hour counts of
+    the daily rollups (a scope's hours are its own: they add up); into ``found``. Returns the selections left to
+    read from the hourly rollups (days rolled up before those counts existed), or None."""
+    d = usage_daily
+    key, source, picked = batch.matched(conn, d)
+    query = (
+        select(
+            key,
+            func.sum(d.c.hot_hours),
+            func.max(case((d.c.hot_hours > 0, 1), else_=0)),
+            func.sum(d.c.hours),
+            func.min(d.c.first_hot_hour),
+            func.max(d.c.last_hot_hour),
+            func.count() - func.count(d.c.hours),
+        )
+        .select_from(source)
+        .where(picked, d.c.metric == metric, within(d, window))
+        .group_by(key)
+    )
+    rows = {batch.index(r[0]): r for r in conn.execute(query)}
+    left: list[int] = []
+    for i, selection in enumerate(batch.selections):
+        row = rows.get(i)
+        if row is not None and row[6]:  # a day without the counts: its hours answer
+            left.append(i)
+        else:
+            found[selection] = _peak_hours(row)
+    return batch.subset(left) if left else None
 
 
 def scopes_seen(

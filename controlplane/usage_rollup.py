@@ -5,9 +5,10 @@ per scope, metric and hour (UTC), the mean, max and min of the samples with a va
 how many of them were above 80% (percent metrics only: Bozhou 26 counts memory peaks above 80% within an hour;
 "above" is strict, 80.0 is not above), how many were missing and how many were estimates. Daily rollups are built
 from the hourly ones (the mean weighted by ``n``) per calendar day in China Standard Time, since months and deadlines
-are counted there; a day's period is the UTC instant of its midnight in UTC+8. A day is rolled up once it is over
-(and again when late samples change one of its hours), so the daily table holds complete days only; the day still
-running is answered from the hourly rollups.
+are counted there, with the day's hours (how many had a rollup, how many had at least ``HOT_K`` samples above 80%,
+the first and last of those); a day's period is the UTC instant of its midnight in UTC+8. A day is rolled up once it
+is over (and again when late samples change one of its hours), so the daily table holds complete days only; the day
+still running is answered from the hourly rollups.
 
 Every rollup is one ``INSERT ... SELECT ... GROUP BY`` per run of consecutive hours (or per day) after deleting
 what was there, so running it twice changes nothing. Which hours to (re)compute comes from a watermark, the
@@ -32,6 +33,7 @@ from controlplane.store.tables import usage_daily, usage_hourly, usage_rollup_st
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 ABOVE = 80  # percent; Bozhou 26 counts memory peaks above 80% within one hour
+HOT_K = 3  # ... "at least 3 times": a daily rollup counts its hours with that many (``usage_daily.hot_hours``)
 STATE = "hourly"
 # samples dated further ahead than this are a host clock gone wrong: they do not hold the watermark back
 FUTURE_SLACK = dt.timedelta(hours=2)
@@ -55,10 +57,12 @@ GROUP BY cloud, scope_kind, scope_id, metric, substr(time, 1, 13)
 _DAILY = text(
     """
 INSERT INTO usage_daily (cloud, scope_kind, scope_id, metric, period, group_id, mean, max, min,
-                         n, n_above_80, n_missing, n_estimated)
+                         n, n_above_80, n_missing, n_estimated, hours, hot_hours, first_hot_hour, last_hot_hour)
 SELECT cloud, scope_kind, scope_id, metric, CAST(:start AS VARCHAR(32)), MAX(group_id),
        SUM(mean * n) / NULLIF(SUM(n), 0), MAX(max), MIN(min), SUM(n),
-       SUM(n_above_80), SUM(n_missing), SUM(n_estimated)
+       SUM(n_above_80), SUM(n_missing), SUM(n_estimated),
+       COUNT(*), SUM(CASE WHEN n_above_80 >= :hot_k THEN 1 ELSE 0 END),
+       MIN(CASE WHEN n_above_80 >= :hot_k THEN period END), MAX(CASE WHEN n_above_80 >= :hot_k THEN period END)
 FROM usage_hourly
 WHERE period >= :start AND period < :end
 GROUP BY cloud, scope_kind, scope_id, metric
@@ -159,7 +163,7 @@ def _recompute(
     for start, end in ranges:
         first, end_ = format_time(start), format_time(end)
         conn.execute(delete(table).where(table.c.period >= first, table.c.period < end_))
-        rows += conn.execute(statement, {"start": first, "end": end_, "above": ABOVE}).rowcount
+        rows += conn.execute(statement, {"start": first, "end": end_, "above": ABOVE, "hot_k": HOT_K}).rowcount
     return rows
 
 

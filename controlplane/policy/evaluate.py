@@ -33,6 +33,7 @@ from controlplane.policy.rules import (
     MetricCondition,
     ThresholdRule,
 )
+from controlplane.policy.trusted import trusted
 
 COMPARE: dict[str, Callable[[float, float], bool]] = {
     "lt": operator.lt,
@@ -42,6 +43,10 @@ COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 SYMBOL = {"lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 SCOPE_KINDS = {"system": ("system",), "server": ("server", "namespace")}
+_VERDICTS = {True: Verdict.FINDING, False: Verdict.CLEAR, None: Verdict.UNKNOWN}
+# evaluations, evidence and the rest are built from values computed here, not validated again (``trusted``)
+_EVALUATION, _EVIDENCE = trusted(Evaluation), trusted(Evidence)
+_WINDOW, _AGGREGATE = trusted(WindowFacts), trusted(Aggregate)
 
 
 @dataclass(frozen=True)
@@ -122,19 +127,18 @@ def _period_end(event: dt.date, period: Duration) -> dt.date:
 
 def _rule(pack: Pack, rule: ActionRule, period: Month, system: SystemFacts, starts: dt.date | None) -> list[Evaluation]:
     found: list[Evaluation] = []
+    kinds = SCOPE_KINDS[rule.scope]
+    if isinstance(rule, IdleRule):
+        if starts is None or starts <= period.first_day:
+            found += (_idle(pack, rule, period, system, scope) for scope in system.scopes if scope.kind in kinds)
+        return found
+    windows = [(period.label, period.window.start, period.window.end, period.first_day)]
+    if rule.window == "week":
+        windows = [(w.label, w.window.start, w.window.end, w.monday) for w in period.weeks()]
+    evaluated = [(label, start, end) for label, start, end, first in windows if starts is None or starts <= first]
     for scope in system.scopes:
-        if scope.kind not in SCOPE_KINDS[rule.scope]:
-            continue
-        if isinstance(rule, IdleRule):
-            if starts is None or starts <= period.first_day:
-                found.append(_idle(pack, rule, period, system, scope))
-            continue
-        windows = [(period.label, period.window.start, period.window.end, period.first_day)]
-        if rule.window == "week":
-            windows = [(w.label, w.window.start, w.window.end, w.monday) for w in period.weeks()]
-        for label, start, end, first in windows:
-            if starts is None or starts <= first:
-                found.append(_threshold(pack, rule=rule, system=system, scope=scope, window=(label, start, end)))
+        if scope.kind in kinds:
+            found += (_threshold(pack, rule=rule, system=system, scope=scope, window=window) for window in evaluated)
     return found
 
 
@@ -147,8 +151,8 @@ def _evaluation(
     window: tuple[str, dt.datetime, dt.datetime],
     checked: _Checked,
 ) -> Evaluation:
-    verdict = {True: Verdict.FINDING, False: Verdict.CLEAR, None: Verdict.UNKNOWN}[checked.met]
-    return Evaluation(
+    verdict = _VERDICTS[checked.met]
+    return _EVALUATION(
         pack=pack.pack,
         rule_id=rule.id,
         citation=rule.citation,
@@ -180,7 +184,7 @@ def _threshold(
     label, start, end = window
     facts = scope.windows.get(label)
     if facts is None:
-        facts = WindowFacts(label=label, start=start, end=end)
+        facts = _WINDOW(label=label, start=start, end=end)
     coverage = rule.min_coverage if rule.min_coverage is not None else pack.min_coverage
     checked = _group(rule.match, rule.conditions, facts, coverage, rule.measured_only)
     return _evaluation(pack, rule=rule, system=system, scope=scope, window=window, checked=checked)
@@ -224,7 +228,7 @@ def _aggregate(facts: WindowFacts, metric: str) -> Aggregate | None:
         return base.model_copy(update={"metric": metric, "mean": None if base.mean is None else 100 - base.mean})
     total, used = parts
     both = total.mean is not None and used.mean is not None
-    return Aggregate(
+    return _AGGREGATE(
         metric=metric,
         mean=(total.mean or 0) - (used.mean or 0) if both else None,
         samples=min(total.samples, used.samples),
@@ -255,7 +259,7 @@ def _condition(cond: MetricCondition, facts: WindowFacts, coverage: float, measu
     elif agg.days < coverage * facts.days:
         why = f"samples of {cond.metric} on only {agg.days} of {facts.days} days (coverage {coverage:.0%} needed)"
     met = None if why else COMPARE[cond.op](value, threshold)  # type: ignore[arg-type]
-    evidence = Evidence(
+    evidence = _EVIDENCE(
         metric=cond.metric,
         aggregate=cond.aggregate,
         window_start=facts.start,
@@ -295,7 +299,7 @@ def _hours(
                 f"samples of {cond.metric} in only {hours.hours_with_data} of {window_hours} hours "
                 f"(coverage {coverage:.0%} needed)"
             )
-    evidence = Evidence(
+    evidence = _EVIDENCE(
         metric=cond.metric,
         aggregate=f"hours_above_80_x{cond.k}",
         window_start=facts.start,
@@ -374,7 +378,7 @@ def _days_evidence(
     days: float | None = None,
 ) -> Evidence:
     start = window[1] if event is None else _midnight(event + dt.timedelta(days=1))
-    return Evidence(
+    return _EVIDENCE(
         metric=metric,
         aggregate="days",
         window_start=min(start, window[2]),

@@ -35,13 +35,16 @@ from controlplane.policy.facts import (
 from controlplane.policy.model import Evaluation
 from controlplane.policy.packs import Pack
 from controlplane.policy.rules import IdleRule, base_metrics
+from controlplane.policy.trusted import trusted
 from controlplane.store.tables import usage_daily, usage_hourly
-from controlplane.usage_batches import batches, hours_above_each, scopes_seen, summaries
+from controlplane.usage_batches import Batch, batches, hours_above_each, scopes_seen, summaries
 from controlplane.usage_query import PeakHours, Selection, Summary, Window, system_selections
 
 WRITES = ("disk_write_bytes_per_s",)
 NETWORK = ("net_rx_bytes_per_s", "net_tx_bytes_per_s")
 ScopeKind = Literal["system", "server", "namespace"]
+_SCOPE, _WINDOW, _AGGREGATE = trusted(ScopeFacts), trusted(WindowFacts), trusted(Aggregate)
+_HOURS, _ACTIVITY = trusted(HoursAbove), trusted(Activity)
 LOOKBACK_MONTHS = 13  # how far back a server that stopped is still listed (daily rollups are kept ~3 years)
 
 
@@ -62,6 +65,8 @@ def needs(pack: Pack) -> dict[str, _Needs]:
     """Per rule scope (``system``, ``server``), the metrics, windows and activity the enabled rules need."""
     found = {"system": _Needs(), "server": _Needs()}
     for rule in pack.action_rules:
+        if rule.systems is not None and not rule.systems:  # for no system (Suining 48(3) until one is named)
+            continue
         wants = found[rule.scope]
         if isinstance(rule, IdleRule):
             wants.activity = True
@@ -135,7 +140,8 @@ def evaluate_month(conn: Connection, pack: Pack, month: Month | str, clock: Cloc
 
 class _Reader:
     """Reads the figures of many scopes together (``usage_query.summaries``: a few queries a window, not a few a
-    scope), then hands them out scope by scope."""
+    scope), then hands them out scope by scope. The facts of each scope are built without validation (``trusted``):
+    every value comes typed from the queries, and there are ~10 models a server."""
 
     def __init__(self, conn: Connection, pack: Pack, period: Month) -> None:
         self.conn = conn
@@ -147,6 +153,7 @@ class _Reader:
         self._figures: dict[tuple[Selection, str], dict[str, Summary]] = {}  # (selection, window label) -> metric
         self._hours: dict[tuple[Selection, str, str, int], PeakHours] = {}  # (selection, label, metric, k)
         self._activity: dict[Selection, Activity] = {}
+        self._labels: dict[tuple[bool, bool], list[tuple[str, Window, str]]] = {}
 
     def members(self, selections: Sequence[Selection]) -> dict[Selection, list[tuple[ScopeKind, str]]]:
         """For each selection, the servers of its projects seen in the lookback (so a stopped one is still listed),
@@ -189,15 +196,19 @@ class _Reader:
             label: self._window(selection, label, window, wants, which) for label, window, which in self._windows(wants)
         }
         activity = self._activity[selection] if wants.activity else None
-        return ScopeFacts(cloud=selection.cloud, kind=kind, id=scope_id, windows=windows, activity=activity)
+        return _SCOPE(cloud=selection.cloud, kind=kind, id=scope_id, windows=windows, activity=activity)
 
     def _windows(self, wants: _Needs) -> list[tuple[str, Window, str]]:
-        found: list[tuple[str, Window, str]] = []
-        if wants.month or any(w == "month" for w, _, _ in wants.hours):
-            found.append((self.period.label, self.period.window, "month"))
-        if wants.week or any(w == "week" for w, _, _ in wants.hours):
-            found += [(w.label, w.window, "week") for w in self.period.weeks()]
-        return found
+        month = bool(wants.month) or any(w == "month" for w, _, _ in wants.hours)
+        week = bool(wants.week) or any(w == "week" for w, _, _ in wants.hours)
+        if (month, week) not in self._labels:  # asked once a scope: the weeks are worked out once
+            found: list[tuple[str, Window, str]] = []
+            if month:
+                found.append((self.period.label, self.period.window, "month"))
+            if week:
+                found += [(w.label, w.window, "week") for w in self.period.weeks()]
+            self._labels[month, week] = found
+        return self._labels[month, week]
 
     def _window(self, selection: Selection, label: str, window: Window, wants: _Needs, kind: str) -> WindowFacts:
         metrics = wants.month if kind == "month" else wants.week
@@ -209,7 +220,7 @@ class _Reader:
             found = self._hours[selection, label, metric, k]
             agg = aggregates[metric]
             hours.append(
-                HoursAbove(
+                _HOURS(
                     metric=metric,
                     k=k,
                     hours=found.hours,
@@ -219,55 +230,61 @@ class _Reader:
                     missing=agg.missing,
                 )
             )
-        return WindowFacts(
-            label=label, start=window.start, end=window.end, metrics=aggregates, hours_above=tuple(hours)
-        )
+        return _WINDOW(label=label, start=window.start, end=window.end, metrics=aggregates, hours_above=tuple(hours))
 
     def _activities(self, selections: Sequence[Selection]) -> dict[Selection, Activity]:
         """When each selection last ran (any daily rollup) and was last active (a day whose writes, or whose network
         traffic, added up over its scopes, exceed the pack's thresholds), and since when that is measured."""
-        t = usage_daily
         batched, alone = batches(selections)
         if any(s.scope_ids and s.group_ids for s in alone):
             raise ValueError("a selection picking by both scope and group ids is not read for activity")
-        limits = {0: self.pack.activity.write_bytes_per_s, 1: self.pack.activity.network_bytes_per_s}
         nothing = Activity(last_seen=None, last_active=None, activity_from=None, observed_until=None)
         found = {s: nothing.model_copy(update={"observed_until": self._observed_until(s.cloud)}) for s in alone}
-        writes, network = t.c.metric.in_(WRITES), t.c.metric.in_(NETWORK)
         for batch in batched:
-            # one pass over the selections' daily rollups: each day's writes and network added up over the scopes
-            key, source, picked = batch.matched(self.conn, t)
-            per_day = (
-                select(
-                    key.label("k"),
-                    t.c.period,
-                    func.sum(case((writes, t.c.mean))).label("writes"),
-                    func.sum(case((network, t.c.mean))).label("network"),
-                    func.count(case((or_(writes, network), 1))).label("acts"),
-                )
-                .select_from(source)
-                .where(picked, t.c.period < format_time(self.end))
-                .group_by(key, t.c.period)
-                .subquery()
-            )
-            d = per_day.c
-            query = select(
-                d.k,
-                func.max(d.period),
-                func.min(case((d.acts > 0, d.period))),
-                func.max(case((d.writes > limits[0], d.period))),
-                func.max(case((d.network > limits[1], d.period))),
-            ).group_by(d.k)
-            rows = {batch.index(r[0]): r for r in self.conn.execute(query)}
+            rows = self._activity_rows(batch, format_time(self.end))
             for i, selection in enumerate(batch.selections):
-                _, seen_at, measured_from, wrote, sent = rows.get(i, (None,) * 5)
-                found[selection] = Activity(
+                seen_at, measured_from, wrote, sent = rows.get(i, (None,) * 4)
+                found[selection] = _ACTIVITY(
                     last_seen=_day(seen_at),
                     last_active=_day(max((p for p in (wrote, sent) if p is not None), default=None)),
                     activity_from=_day(measured_from),
                     observed_until=self._observed_until(selection.cloud),
                 )
         return found
+
+    def _activity_rows(
+        self, batch: Batch, end: str
+    ) -> dict[int, tuple[str | None, str | None, str | None, str | None]]:
+        """Per selection of the batch with daily rollups before ``end``: the newest day with any, the first with
+        writes or network figures, the newest whose writes, and the newest whose network traffic, exceed the
+        pack's thresholds (each added up over the selection's scopes that day)."""
+        t = usage_daily
+        limits = {0: self.pack.activity.write_bytes_per_s, 1: self.pack.activity.network_bytes_per_s}
+        writes, network = t.c.metric.in_(WRITES), t.c.metric.in_(NETWORK)
+        key, source, picked = batch.matched(self.conn, t)
+        # one pass over the selections' daily rollups: each day's writes and network added up over the scopes
+        per_day = (
+            select(
+                key.label("k"),
+                t.c.period,
+                func.sum(case((writes, t.c.mean))).label("writes"),
+                func.sum(case((network, t.c.mean))).label("network"),
+                func.count(case((or_(writes, network), 1))).label("acts"),
+            )
+            .select_from(source)
+            .where(picked, t.c.period < end)
+            .group_by(key, t.c.period)
+            .subquery()
+        )
+        d = per_day.c
+        query = select(
+            d.k,
+            func.max(d.period),
+            func.min(case((d.acts > 0, d.period))),
+            func.max(case((d.writes > limits[0], d.period))),
+            func.max(case((d.network > limits[1], d.period))),
+        ).group_by(d.k)
+        return {batch.index(r[0]): (r[1], r[2], r[3], r[4]) for r in self.conn.execute(query)}
 
     def _observed_until(self, cloud: str) -> dt.date | None:
         if cloud not in self._observed:
@@ -283,7 +300,7 @@ _KEPT = ("metric", "mean", "max", "samples", "estimated", "missing", "scopes", "
 
 
 def _aggregate(got: Summary) -> Aggregate:
-    return Aggregate(days=got.periods, **{name: getattr(got, name) for name in _KEPT})
+    return _AGGREGATE(days=got.periods, **{name: getattr(got, name) for name in _KEPT})
 
 
 def _day(period: str | None) -> dt.date | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -217,7 +219,7 @@ usage_sweeps = Table(
 )
 
 
-def _rollup_table(name: str) -> Table:
+def _rollup_table(name: str, *extra: Column[Any]) -> Table:
     """Hourly and daily rollups share one shape: per scope, metric and period (its UTC start), the mean, max and min
     of the samples with a value (n), how many of them were above 80% (percent metrics), missing or estimates."""
     return Table(
@@ -238,11 +240,21 @@ def _rollup_table(name: str) -> Table:
         Column("n_estimated", Integer, nullable=False),
         Index(f"ix_{name}_period", "period"),
         Index(f"ix_{name}_group", "cloud", "group_id", "metric", "period"),
+        *extra,
     )
 
 
 usage_hourly = _rollup_table("usage_hourly")
-usage_daily = _rollup_table("usage_daily")
+# a day also says what its hours held, so that Bozhou 26's "hours above 80%" of a scope over closed days reads ~1 row a
+# day, not 24 (``usage_batches.hours_above_each``): the hours with a rollup, those with >= ``HOT_K`` samples above 80%
+# and the first and last of them; NULL in rows written before migration 0015 (their hours are read instead)
+usage_daily = _rollup_table(
+    "usage_daily",
+    Column("hours", Integer, nullable=True),
+    Column("hot_hours", Integer, nullable=True),
+    Column("first_hot_hour", String(32), nullable=True),
+    Column("last_hot_hour", String(32), nullable=True),
+)
 
 usage_rollup_state = Table(
     "usage_rollup_state",

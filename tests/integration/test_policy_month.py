@@ -23,7 +23,7 @@ from controlplane.config import Settings
 from controlplane.ledger.forms import read_ledger_file
 from controlplane.ledger.rows import parse_ledger
 from controlplane.ledger.store import apply_batch, load_clouds, sync_clouds
-from controlplane.policy.facts import Month
+from controlplane.policy.facts import Facts, Month
 from controlplane.policy.gather import evaluate_month, facts_from_store
 from controlplane.policy.model import Evaluation, Verdict
 from controlplane.policy.packs import load_pack
@@ -169,27 +169,62 @@ def test_a_month_not_over_is_refused(store: Runtime) -> None:
         facts_from_store(conn, load_pack("suining"), OCTOBER, FixedClock(dt.datetime(2026, 10, 31, 12, tzinfo=dt.UTC)))
 
 
+def bozhou_october(runtime: Runtime, tmp_path: Path, *samples: UsageSample) -> tuple[list[Evaluation], Facts]:
+    """The ledger and these samples rolled up, then October evaluated by the Bozhou pack, and the facts gathered."""
+    import_ledger(runtime, tmp_path)
+    write(runtime.engine, *samples)
+    with runtime.engine.begin() as conn:
+        roll_up(conn, AFTER)
+    with runtime.engine.connect() as conn:
+        found = evaluate_month(conn, load_pack("bozhou"), OCTOBER, FixedClock(AFTER))
+        return found, facts_from_store(conn, load_pack("bozhou"), OCTOBER, FixedClock(AFTER))
+
+
 def test_servers_idle_more_than_three_months(runtime: Runtime, tmp_path: Path) -> None:
     """Bozhou 26(二)2 per server: one writing until 2026-07-30 and only running since is idle more than 3 months by
     2026-10-31; one writing every day is not; the measurements reach the month's end."""
-    import_ledger(runtime, tmp_path)
     july, end = dt.date(2026, 7, 1), dt.date(2026, 10, 31)
-    write(
-        runtime.engine,
+    found, _ = bozhou_october(
+        runtime,
+        tmp_path,
         *daily("vm-quiet", "p-idle", july, dt.date(2026, 7, 29), cpu_percent=5, disk_write_bytes_per_s=50_000),
         *daily("vm-quiet", "p-idle", dt.date(2026, 7, 30), end, cpu_percent=1, disk_write_bytes_per_s=10),
         *daily("vm-quiet", "p-idle", july, end, net_rx_bytes_per_s=100, net_tx_bytes_per_s=100),
         *daily("vm-busy", "p-busy", july, end, cpu_percent=40, disk_write_bytes_per_s=80_000),
     )
-    with runtime.engine.begin() as conn:
-        roll_up(conn, AFTER)
-    with runtime.engine.connect() as conn:
-        found = evaluate_month(conn, load_pack("bozhou"), OCTOBER, FixedClock(AFTER))
     quiet = [e for e in found if e.rule_id == "bozhou-26-reduce-idle" and e.scope_id == "vm-quiet"]
     busy = [e for e in found if e.rule_id == "bozhou-26-reduce-idle" and e.scope_id == "vm-busy"]
     assert [(e.verdict, e.scope_kind, e.system) for e in quiet] == [(Verdict.FINDING, "server", "IDLE-1")]
     assert quiet[0].reason == "no writes or network since 2026-07-30: 94 days > 92"
     assert [e.verdict for e in busy] == [Verdict.CLEAR]
+
+
+def test_servers_quiet_since_long_before_the_month(runtime: Runtime, tmp_path: Path) -> None:
+    """Bozhou 26(二)2 per server, from a year of daily figures: one writing until 2025-12-14 and quiet since, one
+    stopped on 2026-02-10, are idle since those very days; these and the one active every day are measured since
+    2025-11-01."""
+    start, end = dt.date(2025, 11, 1), dt.date(2026, 10, 31)
+    found, facts = bozhou_october(
+        runtime,
+        tmp_path,
+        *daily("vm-quiet", "p-idle", start, dt.date(2025, 12, 14), disk_write_bytes_per_s=50_000),
+        *daily("vm-quiet", "p-idle", dt.date(2025, 12, 15), end, disk_write_bytes_per_s=10),
+        *daily("vm-quiet", "p-idle", start, end, net_rx_bytes_per_s=100, net_tx_bytes_per_s=100),
+        *daily("vm-stopped", "p-idle", start, dt.date(2026, 2, 10), disk_write_bytes_per_s=50_000),
+        *daily("vm-busy", "p-busy", start, end, disk_write_bytes_per_s=80_000),
+    )
+    idle = {e.scope_id: e for e in found if e.rule_id == "bozhou-26-reduce-idle"}
+    assert {s: (e.verdict, e.reason) for s, e in idle.items()} == {
+        "vm-quiet": (Verdict.FINDING, "no writes or network since 2025-12-15: 321 days > 90"),
+        "vm-stopped": (Verdict.FINDING, "no writes or network since 2026-02-11: 263 days > 89"),
+        "vm-busy": (Verdict.CLEAR, "no writes or network since 2026-11-01: 0 days not > 92"),
+    }
+    scopes = {x.id: x.activity for system in facts.systems for x in system.scopes if x.kind == "server"}
+    quiet, stopped, busy = scopes["vm-quiet"], scopes["vm-stopped"], scopes["vm-busy"]
+    assert quiet is not None and stopped is not None and busy is not None
+    assert (busy.last_seen, busy.last_active, busy.activity_from) == (end, end, start)
+    assert (quiet.last_seen, quiet.last_active, quiet.activity_from) == (end, dt.date(2025, 12, 14), start)
+    assert (stopped.last_seen, stopped.last_active, stopped.activity_from) == (dt.date(2026, 2, 10),) * 2 + (start,)
 
 
 def test_policy_evaluate_prints_the_month_and_writes_nothing(

@@ -27,7 +27,7 @@ from controlplane.usage_query import (
     hours_above,
     summary,
 )
-from controlplane.usage_rollup import roll_up
+from controlplane.usage_rollup import HOT_K, roll_up
 
 METRICS = ("cpu_percent", "vcpus", "memory_percent", "disk_used_bytes", "disk_percent")
 SELECTIONS = (
@@ -104,10 +104,11 @@ def check_all(engine: Engine, selections: tuple[Selection, ...] = SELECTIONS) ->
                 for metric in METRICS:
                     alone = summary(conn, selection, metric, window)
                     assert figures(together[selection][metric]) == figures(alone), (selection, metric, window)
-            hours = hours_above_each(conn, selections, "memory_percent", window, 1)
-            assert {s: figures(h) for s, h in hours.items()} == {
-                s: figures(hours_above(conn, s, "memory_percent", window, 1)) for s in selections
-            }
+            for k in (1, HOT_K):  # HOT_K: a single server's hours over closed days come from the daily rollups
+                hours = hours_above_each(conn, selections, "memory_percent", window, k)
+                assert {s: figures(h) for s, h in hours.items()} == {
+                    s: figures(hours_above(conn, s, "memory_percent", window, k)) for s in selections
+                }, k
             for t in (usage_hourly, usage_daily):
                 seen = scopes_seen(conn, t, selections, window)
                 for selection in selections:
@@ -166,3 +167,31 @@ def test_selections_of_one_id_each_are_matched_by_the_ids(engine: Engine) -> Non
     with engine.begin() as conn:
         roll_up(conn, at("2026-12-02T00:00:00"))
     check_all(engine, DIRECT)
+
+
+def test_hours_above_80_of_closed_days_come_from_the_daily_rollups(engine: Engine) -> None:
+    """Once the days are closed, a server's hours with >= 3 samples above 80% (Bozhou 26) are the daily rollups'
+    hour counts: the figures its hourly rollups give (first and last hot hour included), still there once the hourly
+    rows are gone; days rolled up before the counts existed (NULL) are read from their hours."""
+    servers = [Selection.scope(CLOUD, "server", s) for s in ("a", "b", "x", "nobody")]
+    days = WINDOWS[1]  # 11-20 and 11-21 (UTC+8): closed, the newest days rolled up
+    with engine.begin() as conn:
+        roll_up(conn, at("2026-12-02T00:00:00"))
+    with engine.connect() as conn:
+        hourly = {s: hours_above(conn, s, "memory_percent", days, HOT_K) for s in servers}
+    assert [(h.hours, h.scopes, h.hours_with_data) for h in hourly.values()] == [
+        (5, 1, 5),
+        (0, 0, 5),
+        (2, 1, 2),
+        (0, 0, 0),
+    ]
+    assert hourly[servers[0]].first == at("2026-11-20T02:00:00")
+    assert hourly[servers[0]].last == at("2026-11-21T15:00:00")
+    with engine.begin() as conn:  # as the first day had been rolled up before migration 0015: its hours answer
+        first_day = format_time(Window.days(dt.date(2026, 11, 20), dt.date(2026, 11, 21)).start)
+        conn.execute(usage_daily.update().where(usage_daily.c.period == first_day).values(hours=None))
+        assert hours_above_each(conn, servers, "memory_percent", days, HOT_K) == hourly
+        conn.rollback()
+    with engine.begin() as conn:  # the hourly rollups gone (as retention deletes them): the daily ones answer alone
+        conn.execute(usage_hourly.delete())
+        assert hours_above_each(conn, servers, "memory_percent", days, HOT_K) == hourly
