@@ -63,9 +63,8 @@ def prepare(workdir: Path, db_url: str, port: int, workers: int) -> tuple[Path, 
 
     config = workdir / "yunguan.yaml"
     settings = yaml.safe_load((EXAMPLES / "yunguan.yaml").read_text(encoding="utf-8"))
-    settings.update(
-        state_dir=str(workdir / "state"), database={"url": db_url}, log={"level": "warning", "format": "json"}
-    )
+    # info: the agent's log says when each API worker serves (nothing is logged a request at that level)
+    settings.update(state_dir=str(workdir / "state"), database={"url": db_url}, log={"level": "info", "format": "json"})
     settings["api"].update(port=port, workers=workers)
     # the API alone: no job competes for the cores (the scheduler still runs, as readiness wants)
     settings["agent"].update(
