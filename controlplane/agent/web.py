@@ -77,8 +77,9 @@ def build_app(rt: Runtime, health: Health, metrics: AgentMetrics) -> App:
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here once: the agent's server and its API workers (``workers``) all accept on it.
-    Inheritable, so a worker process gets it by its descriptor. ServerError when the address cannot be had."""
+    """The listening socket, bound here once: the agent's server and its API workers (``workers``) all accept on it
+    (a worker gets it by its descriptor, passed to that process alone). ServerError when the address cannot be
+    had."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
@@ -87,7 +88,6 @@ def listen(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         raise ServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
     return sock
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 import structlog
 
 from controlplane.agent.health import Readiness
+from controlplane.agent.web import ServerError
 
 READY = b"r"
 METRICS = b"m"
@@ -105,11 +106,15 @@ class ApiWorkers:
             return [s.proc.pid for s in self._slots if s.proc is not None and s.proc.poll() is None]
 
     def start(self, listen: socket.socket) -> None:
-        """Start every worker on ``listen`` (the agent's bound socket) and the thread that restarts one that exits."""
+        """Start every worker on ``listen`` (the agent's bound socket) and the thread that restarts one that exits;
+        ServerError when one cannot be started (the agent then drains what did start)."""
         self._listen = listen
         with self._lock:
             for slot in self._slots:
-                self._spawn(slot)
+                try:
+                    self._spawn(slot)
+                except OSError as exc:  # no process could be started (resources, the interpreter gone)
+                    raise ServerError(f"cannot start API worker {slot.index}: {exc}") from None
         self._monitor = threading.Thread(target=self._watch, name="api-workers", daemon=True)
         self._monitor.start()
 
@@ -133,6 +138,9 @@ class ApiWorkers:
             command += ["--config", str(self.config)]
         try:
             slot.proc = subprocess.Popen(command, pass_fds=(self._listen.fileno(), theirs.fileno()))  # noqa: S603 - our own module, no input
+        except OSError:
+            ours.close()
+            raise
         finally:
             theirs.close()
         slot.started = time.monotonic()
@@ -165,7 +173,11 @@ class ApiWorkers:
                     if code is None or time.monotonic() - slot.started < RESTART_AFTER_S:
                         continue
                     self._log.warning("API worker exited: restarting it", worker=slot.index, code=code)
-                    self._spawn(slot)
+                    try:
+                        self._spawn(slot)
+                    except OSError as exc:
+                        slot.started = time.monotonic()  # tried again after RESTART_AFTER_S
+                        self._log.warning("API worker not restarted", worker=slot.index, error=str(exc))
 
     def stop(self, timeout_s: float = 15.0) -> bool:
         """SIGTERM every worker (each finishes its open requests), wait up to ``timeout_s``, kill what is left; True

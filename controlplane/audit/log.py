@@ -88,18 +88,24 @@ class AuditLog:
     def append_many(self, conn: Connection, entries: Sequence[Entry]) -> list[int]:
         if not entries:
             return []
+        ambient = _request_id.get()
+        # what does not depend on the head is worked out before it is locked: the lock serialises every writer
+        texts = [
+            (
+                self.redactor.text(entry.target),
+                canonical_json(self.redactor.value(dict(entry.before or {}))),
+                canonical_json(self.redactor.value(dict(entry.after or {}))),
+                entry.request_id or ambient,
+            )
+            for entry in entries
+        ]
         last_seq, last_hash = self._lock_head(conn)
         time = format_time(self.clock.now())
         rows: list[dict[str, Any]] = []
         seqs: list[int] = []
         checkpoints: list[Checkpoint] = []
-        ambient = _request_id.get()
-        for entry in entries:
+        for entry, (target, before, after, request_id) in zip(entries, texts, strict=True):
             seq = last_seq + 1
-            request_id = entry.request_id or ambient
-            before = canonical_json(self.redactor.value(dict(entry.before or {})))
-            after = canonical_json(self.redactor.value(dict(entry.after or {})))
-            target = self.redactor.text(entry.target)
             digest = event_hash(seq, time, entry.actor, entry.action, target, before, after, request_id, last_hash)
             rows.append(
                 {
