@@ -19,8 +19,8 @@ whose peak RSS (imports included) is reported:
 
 - ``hourly``: only the hourly rollups exist, so every figure comes from them (the issue's case);
 - ``daily``: after ``roll_up`` has closed the month's days into ``usage_daily`` (the agent's steady state: whole
-  days are answered from the daily rollups, hours above 80% still from the hourly ones) and with daily write/network
-  figures since July, so the idle rules (Bozhou 26(二)2 and 3) have activity to judge.
+  days are answered from the daily rollups, a server's hours above 80% from their hour counts) and with daily
+  write/network figures since July, so the idle rules (Bozhou 26(二)2 and 3) have activity to judge.
 
     .venv/bin/python tests/bench/policy_bench.py [--servers 10000] [--backend sqlite|postgresql|both]
         [--metrics memory_percent|all|M1,M2] [--states hourly,daily] [--packs suining,bozhou] [--keep] [--profile N]
