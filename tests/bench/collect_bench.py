@@ -2,7 +2,9 @@
 local libvirtd over TCP (``deploy/dev/libvirt.sh start``), swept by the real collector as the agent runs it.
 
 Prints the cold sweep (every link opened, every domain's metadata read once) and the warm sweeps (links kept,
-metadata cached: the agent's steady state), hosts/s, domains seen and peak RSS. Target: <= 60 s a sweep on 2 cores.
+metadata cached: the agent's steady state), hosts/s, domains seen, peak RSS, and the CPU each sweep cost this process
+and the one libvirtd that plays every host (its test driver parses a host's node file on every connection open: work
+a real hypervisor's libvirtd, whose domains are already loaded, does not do). Target: <= 60 s a sweep on 2 cores.
 
     .venv/bin/python tests/bench/collect_bench.py [--hosts 1000] [--domains 30] [--workers 32] [--tls]
 """
@@ -24,6 +26,21 @@ from controlplane.config import HypervisorHost, HypervisorSettings
 
 REPO = Path(__file__).resolve().parents[2]
 STATE = Path(os.environ.get("YUNGUAN_LIBVIRT_STATE", "/var/tmp/yunguan-libvirt"))  # noqa: S108 - dev script's state
+
+
+def daemon_cpu_s() -> float | None:
+    """CPU seconds the dev libvirtd has used so far (it plays every host here), or None when it cannot be read."""
+    try:
+        pid = int((STATE / "pids" / "libvirtd.pid").read_text())
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -54,15 +71,22 @@ def main() -> None:
         hosts = [HypervisorHost(name=f.stem, uri=uri.format(path=f)) for f in files]
         settings = HypervisorSettings(workers=args.workers, host_timeout_s=120)
         collector = LibvirtCollector("bench", hosts, settings, SystemClock())
-        print(f"{'sweep':<8} {'wall s':>8} {'hosts/s':>9} {'hosts ok':>9} {'domains':>8} {'samples':>8}")
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(
+            f"{'sweep':<8} {'wall s':>8} {'hosts/s':>9} {'hosts ok':>9} {'domains':>8} {'samples':>8}"
+            f" {'our cpu s':>10} {'libvirtd cpu s':>15}"
+        )
         walls: list[float] = []
         try:
             # cold: every link opened and every domain's metadata read once; then the agent's steady state: regular
             # sweeps (bulk stats only) and, at the lower cadence, a sweep that also asks every guest agent
             for i, agents in enumerate([True] + [False] * args.sweeps + [True]):
-                start = time.perf_counter()
+                start, cpu, daemon = time.perf_counter(), own_cpu_s(), daemon_cpu_s()
                 result = collector.sweep(ask_agents=agents)
                 wall = time.perf_counter() - start
+                cpu = own_cpu_s() - cpu
+                daemon_after = daemon_cpu_s()
+                served = "?" if daemon is None or daemon_after is None else f"{daemon_after - daemon:.1f}"
                 ok = [h for h in result.hosts if h.ok]
                 if len(ok) != len(hosts):
                     failed = [h.error for h in result.hosts if not h.ok][:3]
@@ -71,13 +95,18 @@ def main() -> None:
                 if label == "regular":
                     walls.append(wall)
                 domains, n = sum(h.domains for h in result.hosts), len(result.samples)
-                print(f"{label:<8} {wall:>8.2f} {len(hosts) / wall:>9.0f} {len(ok):>9} {domains:>8} {n:>8}")
+                print(
+                    f"{label:<8} {wall:>8.2f} {len(hosts) / wall:>9.0f} {len(ok):>9} {domains:>8} {n:>8}"
+                    f" {cpu:>10.1f} {served:>15}",
+                    flush=True,
+                )
         finally:
             collector.close()
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         if walls:
             print(f"regular sweep median: {sorted(walls)[len(walls) // 2]:.2f} s")
         print(f"unknown domains reported: {len(result.unknown_domains)}; peak RSS {rss:.0f} MB")
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":
