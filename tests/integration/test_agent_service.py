@@ -271,7 +271,8 @@ def test_agent_rides_out_a_database_outage(
             20,
             agent.log,
         )
-        assert metric(agent.metrics(), "yunguan_database_up") == 0
+        # /readyz may have fallen because the probe is late (stale) before the probe itself fails: wait for it
+        wait_for("the store probe to fail", lambda: metric(agent.metrics(), "yunguan_database_up") == 0, 20, agent.log)
         assert (metric(agent.metrics(), "yunguan_job_runs_unrecorded") or 0) >= 1
         proxy.start()
         wait_for("/readyz to recover", lambda: agent.get("/readyz")[0] == 200, 30, agent.log)
