@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,11 +33,17 @@ SCRIPT = REPO / "deploy" / "dev" / "libvirt.sh"
 PROJECT = "6a1f3c2e-9b4d-4e8a-b7c5-0d2e4f6a8b10"  # the Nova project the dev guest's metadata names
 
 
-def guest() -> dict[str, str]:
+@pytest.fixture(scope="module")
+def guest(libvirtd: Path) -> Iterator[dict[str, str]]:  # noqa: ARG001 - the libvirtd the guest runs on
+    """The dev guest, started once for this module and stopped after it (under TCG its duty loop keeps burning a
+    good part of a core, which would slow whatever runs after)."""
     done = subprocess.run([str(SCRIPT), "guest-start"], capture_output=True, text=True, check=False, timeout=300)
     if done.returncode != 0:
         pytest.fail(f"the test guest did not start: {done.stderr[-800:]}")
-    return dict(line.split("=", 1) for line in done.stdout.splitlines() if line.startswith("YUNGUAN_LIBVIRT_GUEST_"))
+    try:
+        yield dict(line.split("=", 1) for line in done.stdout.splitlines() if line.startswith("YUNGUAN_LIBVIRT_GUEST_"))
+    finally:
+        subprocess.run([str(SCRIPT), "guest-stop"], capture_output=True, check=False, timeout=120)
 
 
 def stats(console: Path) -> list[dict[str, float]]:
@@ -70,11 +77,10 @@ def pct(sample: UsageSample) -> float:
     return float(sample.value)
 
 
-def test_hypervisor_figures_match_the_guests_own(libvirtd: Path) -> None:
+def test_hypervisor_figures_match_the_guests_own(libvirtd: Path, guest: dict[str, str]) -> None:
     """CPU, memory and disk % read from libvirt (bulk stats, balloon, guest agent) agree with the guest's own view,
     every figure is a measurement, and the domain maps to its Nova project."""
-    info = guest()
-    uuid, console = info["YUNGUAN_LIBVIRT_GUEST_UUID"], Path(info["YUNGUAN_LIBVIRT_GUEST_CONSOLE"])
+    uuid, console = guest["YUNGUAN_LIBVIRT_GUEST_UUID"], Path(guest["YUNGUAN_LIBVIRT_GUEST_CONSOLE"])
     host = HypervisorHost(name="dev", uri=f"qemu+tls://127.0.0.1/system?pkipath={libvirtd}")
     settings = HypervisorSettings(balloon_max_age_s=15, agent_timeout_s=5, host_timeout_s=60)
     collector = LibvirtCollector("os-dev", [host], settings, SystemClock())
@@ -116,13 +122,13 @@ def test_hypervisor_figures_match_the_guests_own(libvirtd: Path) -> None:
     assert writes.value is not None and writes.value > 0  # the guest churns its disk every period
 
 
+@pytest.mark.usefixtures("guest")
 def test_collect_then_show_a_system_whose_ledger_names_its_project(  # type: ignore[no-untyped-def]
     libvirtd: Path, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The operator's path: the ledger names the system's OpenStack project by name (as forms do), `usage collect`
     sweeps the real guest's hypervisor, and `usage show SYSTEM` finds the guest's figures through the project's id
     that Nova's metadata gave with its name."""
-    guest()
     config = tmp_path / "yunguan.yaml"
     config.write_text(
         f"database:\n  url: {db_url}\nclouds:\n  - name: os-dev\n    kind: openstack\n    vendor: v\n"
