@@ -3,7 +3,8 @@ Chongqing 24 and 39, Jiuquan 10(2)).
 
 request → approve (the transition starts) → confirm-backup (the unit's evidence) → approve-wipe (a second operator)
 → plan / run (after the transition; ``--dry-run`` shows the plan and the guards and touches nothing) →
-confirm-equipment (hosted equipment's certificates) → certificate. Refusals exit 1 (a guard or the case's state),
+confirm-equipment (hosted equipment's certificates) → certificate. ``list`` and ``show`` also run over the agent's
+API when a server is configured; the other steps stay local. Refusals exit 1 (a guard or the case's state),
 an unknown system 2, bad input 3, a missing wiper 4, a cloud that could not be listed completely 6.
 """
 
@@ -30,7 +31,7 @@ from controlplane.cli.context import (
     state,
 )
 from controlplane.cli.output import Format, emit
-from controlplane.clock import today_cst
+from controlplane.clock import SystemClock, today_cst
 from controlplane.config import ConfigError
 from controlplane.hosting.evidence import evidence_store
 from controlplane.redaction import Redactor
@@ -52,7 +53,7 @@ from controlplane.termination.plan import OutsideFootprintError, PlanError
 from controlplane.termination.ports import WipeError
 from controlplane.termination.reminders import due_reminders, record_reminder
 from controlplane.termination.run import Runner
-from controlplane.termination.steps import steps_of
+from controlplane.termination.steps import Step, steps_of
 from controlplane.termination.wiring import configured_terms, final_reconcile, plan_for
 
 EXIT_PARTIAL = 6
@@ -318,10 +319,18 @@ STEP_KEYS_ = tuple(STEP_KEYS.split())
 def show(ctx: typer.Context, system: SystemArg, output: OutputOpt = Format.TABLE) -> None:
     """The case (late flag, transition, operators, billing end, leftovers) and its steps."""
     st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.connect() as conn:
-        case = cases.case_of(conn, system)
-        steps = steps_of(conn, case.id)
+    remote = st.remote()
+    if remote is not None:
+        got = remote.get(f"/v1/terminations/{system}")
+        case = cases.Case.model_validate(got["case"])
+        steps = [Step.model_validate(s) for s in got["steps"]]
+        today = today_cst(SystemClock())  # the operator's today, as the local command's
+    else:
+        rt = st.runtime()
+        with rt.engine.connect() as conn:
+            case = cases.case_of(conn, system)
+            steps = steps_of(conn, case.id)
+        today = today_cst(rt.clock)
     step_rows = [
         {
             "step": s.ordinal,
@@ -342,7 +351,7 @@ def show(ctx: typer.Context, system: SystemArg, output: OutputOpt = Format.TABLE
     if output is not Format.TABLE:
         emit(st.out, output, [{**case.record(), "steps": step_rows}], [], "")
         return
-    emit(st.out, output, [_case_row(case, today_cst(rt.clock))], columns(st, CASE_KEYS_), st.t("terminate_case_title"))
+    emit(st.out, output, [_case_row(case, today)], columns(st, CASE_KEYS_), st.t("terminate_case_title"))
     if case.late:
         print_msg(st, "terminate_late", system=case.system)
     for left in case.leftovers:
@@ -359,10 +368,16 @@ def list_cases(
 ) -> None:
     """Every termination case with its state, transition end and late flag."""
     st = state(ctx)
-    rt = st.runtime()
-    with rt.engine.connect() as conn:
-        found = cases.list_cases(conn, case_state)
-    today = today_cst(rt.clock)
+    remote = st.remote()
+    if remote is not None:
+        params = {"state": case_state.value} if case_state else None
+        found = [cases.Case.model_validate(c) for c in remote.items("/v1/terminations", params)]
+        today = today_cst(SystemClock())  # the operator's today, as the local command's
+    else:
+        rt = st.runtime()
+        with rt.engine.connect() as conn:
+            found = cases.list_cases(conn, case_state)
+        today = today_cst(rt.clock)
     emit(st.out, output, [_case_row(c, today) for c in found], columns(st, CASE_KEYS_), st.t("terminate_cases_title"))
 
 

@@ -1,5 +1,5 @@
-"""The remote forms of `usage show`, `ledger show`, `findings exempt|dispute`, `notices list` and `equipment
-show|register|retire`, on SQLite and PostgreSQL, against uvicorn serving the API on loopback (the `served` fixture of
+"""The remote forms of `usage show`, `ledger show`, `findings exempt|dispute|reject-dispute|resolve`, `notices list`,
+`terminate list|show` and `equipment show|register|retire`, on SQLite and PostgreSQL, against uvicorn serving the API on loopback (the `served` fixture of
 remote_fixtures): each prints what the local command prints, with the same exit code; the changes are the token's,
 in the operation log."""
 
@@ -196,3 +196,21 @@ def test_reject_dispute_and_resolve_over_the_api(served: Served) -> None:
     again = served.remote("--lang", "en", "findings", "resolve", str(second), "--reason", "x")
     assert again.exit_code == 1
     assert again.stderr == served.run("--lang", "en", "findings", "resolve", str(second), "--reason", "x").stderr
+
+
+def test_terminate_list_and_show_over_the_api(served: Served) -> None:
+    """`terminate list` and `terminate show` print the same over the API as locally (the table and JSON, a state
+    filter); an unknown system exits 2 both ways; a unit token lists only its own department's cases."""
+    requested = served.run("--lang", "en", "terminate", "request", "GA-007", "--reason", "moving off")
+    assert requested.exit_code == 0, requested.stderr
+    listed = json.loads(same(served, "terminate", "list", "-o", "json"))
+    assert [(c["system"], c["state"]) for c in listed] == [("GA-007", "requested")]
+    same(served, "--lang", "en", "terminate", "list")
+    assert json.loads(same(served, "terminate", "list", "--state", "approved", "-o", "json")) == []
+    shown = json.loads(same(served, "terminate", "show", "GA-007", "-o", "json"))
+    assert shown[0]["system"] == "GA-007" and shown[0]["steps"] == []
+    same(served, "--lang", "en", "terminate", "show", "GA-007")
+    assert served.run("terminate", "show", "NOPE-1").exit_code == 2
+    assert served.remote("terminate", "show", "NOPE-1").exit_code == 2
+    mine = served.remote("terminate", "list", "-o", "json", role=Role.UNIT)
+    assert [c["system"] for c in json.loads(mine.stdout)] == ["GA-007"]  # 市公安局's own
