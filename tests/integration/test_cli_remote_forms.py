@@ -1,7 +1,7 @@
 """The remote forms of `usage show`, `ledger show`, `findings exempt|dispute|reject-dispute|resolve`, `notices list`,
-`terminate list|show` and `equipment show|register|retire`, on SQLite and PostgreSQL, against uvicorn serving the API on loopback (the `served` fixture of
-remote_fixtures): each prints what the local command prints, with the same exit code; the changes are the token's,
-in the operation log."""
+`terminate list|show` and `equipment show|register|retire`, on SQLite and PostgreSQL, against uvicorn serving the API
+on loopback (the `served` fixture of remote_fixtures): each prints what the local command prints, with the same exit
+code; the changes are the token's, in the operation log."""
 
 from __future__ import annotations
 
