@@ -8,7 +8,9 @@ from the hourly ones (the mean weighted by ``n``) per calendar day in China Stan
 are counted there, with the day's hours (how many had a rollup, how many had at least ``HOT_K`` samples above 80%,
 the first and last of those); a day's period is the UTC instant of its midnight in UTC+8. A day is rolled up once it
 is over (and again when late samples change one of its hours), so the daily table holds complete days only; the day
-still running is answered from the hourly rollups.
+still running is answered from the hourly rollups. With a day's daily rollups, ``usage_days`` gets one row a scope:
+its group and its writes and network traffic that day (``summarise_days``), what the idle rules and the listing of
+a project's servers read.
 
 Every rollup is one ``INSERT ... SELECT ... GROUP BY`` per run of consecutive hours (or per day) after deleting
 what was there, so running it twice changes nothing. Which hours to (re)compute comes from a watermark, the
@@ -28,7 +30,14 @@ from sqlalchemy import Connection, Table, TextClause, delete, func, insert, sele
 from controlplane.audit.chain import format_time, parse_time
 from controlplane.clock import CST
 from controlplane.config import UsageSettings
-from controlplane.store.tables import usage_daily, usage_hourly, usage_rollup_state, usage_samples, usage_sweeps
+from controlplane.store.tables import (
+    usage_daily,
+    usage_days,
+    usage_hourly,
+    usage_rollup_state,
+    usage_samples,
+    usage_sweeps,
+)
 
 HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
@@ -67,6 +76,22 @@ FROM usage_hourly
 WHERE period >= :start AND period < :end
 GROUP BY cloud, scope_kind, scope_id, metric
 """
+)
+
+WRITES = ("disk_write_bytes_per_s",)  # what a day's writes add up (Bozhou 26(二)3: no business data written)
+NETWORK = ("net_rx_bytes_per_s", "net_tx_bytes_per_s")  # and its network traffic, received and sent
+_ACTIVE = ", ".join(f"'{m}'" for m in (*WRITES, *NETWORK))
+_DAYS = text(
+    f"""
+INSERT INTO usage_days (cloud, scope_kind, scope_id, period, group_id, writes, network, measured)
+SELECT cloud, scope_kind, scope_id, period, MAX(group_id),
+       SUM(CASE WHEN metric IN ({", ".join(f"'{m}'" for m in WRITES)}) THEN mean END),
+       SUM(CASE WHEN metric IN ({", ".join(f"'{m}'" for m in NETWORK)}) THEN mean END),
+       SUM(CASE WHEN metric IN ({_ACTIVE}) THEN 1 ELSE 0 END)
+FROM usage_daily
+WHERE period >= :start AND period < :end
+GROUP BY cloud, scope_kind, scope_id, period
+"""  # noqa: S608 - our own constant metric names
 )
 
 
@@ -138,8 +163,17 @@ def roll_up(conn: Connection, until: dt.datetime, not_before: dt.datetime | None
     hourly_rows = _recompute(conn, usage_hourly, _HOURLY, runs(hours, HOUR))
     days = _days_to_roll(conn, hours, cst_day_start(cutoff))
     daily_rows = sum(_recompute(conn, usage_daily, _DAILY, [(d, d + DAY)]) for d in days)
+    for start, end in runs(days, DAY):
+        summarise_days(conn, start, end)
     _advance(conn, watermark, cutoff, until)
     return RollupResult(len(hours), hourly_rows, len(days), daily_rows)
+
+
+def summarise_days(conn: Connection, start: dt.datetime, end: dt.datetime) -> int:
+    """Recompute ``usage_days`` (a scope's day: its group, writes, network) from the daily rollups of the days
+    starting in [start, end); the rows written. ``roll_up`` calls it for the days it closes; call it after writing
+    daily rollups any other way (an import)."""
+    return _recompute(conn, usage_days, _DAYS, [(start, end)])
 
 
 def _days_to_roll(conn: Connection, hours: Iterable[dt.datetime], running: dt.datetime) -> list[dt.datetime]:
@@ -206,6 +240,7 @@ def apply_retention(
         oldest = conn.execute(select(func.min(usage_samples.c.time))).scalar()
         if oldest is not None and format_time(parse_time(oldest) + max_span) < raw:
             samples_cut, complete = format_time(parse_time(oldest) + max_span), False
+    conn.execute(delete(usage_days).where(usage_days.c.period < cut(settings.daily_days)))  # the days' summaries
     return RetentionResult(
         samples=conn.execute(delete(usage_samples).where(usage_samples.c.time < samples_cut)).rowcount,
         hourly=conn.execute(delete(usage_hourly).where(usage_hourly.c.period < cut(settings.hourly_days))).rowcount,

@@ -12,9 +12,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import Connection, case, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, case, func, select
 
 from controlplane.audit.chain import format_time, parse_time
 from controlplane.clock import CST, Clock, SystemClock
@@ -36,12 +36,10 @@ from controlplane.policy.model import Evaluation
 from controlplane.policy.packs import Pack
 from controlplane.policy.rules import IdleRule, base_metrics
 from controlplane.policy.trusted import trusted
-from controlplane.store.tables import usage_daily, usage_hourly
+from controlplane.store.tables import usage_daily, usage_days, usage_hourly
 from controlplane.usage_batches import Batch, batches, hours_above_each, scopes_seen, summaries
 from controlplane.usage_query import PeakHours, Selection, Summary, Window, system_selections
 
-WRITES = ("disk_write_bytes_per_s",)
-NETWORK = ("net_rx_bytes_per_s", "net_tx_bytes_per_s")
 ScopeKind = Literal["system", "server", "namespace"]
 _SCOPE, _WINDOW, _AGGREGATE = trusted(ScopeFacts), trusted(WindowFacts), trusted(Aggregate)
 _HOURS, _ACTIVITY = trusted(HoursAbove), trusted(Activity)
@@ -157,13 +155,13 @@ class _Reader:
 
     def members(self, selections: Sequence[Selection]) -> dict[Selection, list[tuple[ScopeKind, str]]]:
         """For each selection, the servers of its projects seen in the lookback (so a stopped one is still listed),
-        or its namespaces. Servers are found in the daily rollups, and in the hourly ones for the days not closed
-        into daily rollups yet (a closed day's daily rollups hold every server its hours held)."""
+        or its namespaces. Servers are found in the closed days (``usage_days``: a row a server and day), and in the
+        hourly rollups for the days not closed yet (a closed day holds every server its hours held)."""
         found: dict[Selection, set[str]] = {}
         by_group = [s for s in selections if s.scope_kind != "namespace"]
         newest = self.conn.execute(select(func.max(usage_daily.c.period))).scalar()
         open_from = max(self.lookback, parse_time(newest) + dt.timedelta(days=1)) if newest else self.lookback
-        spans = [(usage_daily, self.lookback)] + ([(usage_hourly, open_from)] if open_from < self.end else [])
+        spans = [(usage_days, self.lookback)] + ([(usage_hourly, open_from)] if open_from < self.end else [])
         for t, start in spans:
             for selection, scope_ids in scopes_seen(self.conn, t, by_group, Window(start, self.end)).items():
                 found.setdefault(selection, set()).update(scope_ids)
@@ -255,36 +253,41 @@ class _Reader:
     def _activity_rows(
         self, batch: Batch, end: str
     ) -> dict[int, tuple[str | None, str | None, str | None, str | None]]:
-        """Per selection of the batch with daily rollups before ``end``: the newest day with any, the first with
-        writes or network figures, the newest whose writes, and the newest whose network traffic, exceed the
-        pack's thresholds (each added up over the selection's scopes that day)."""
-        t = usage_daily
-        limits = {0: self.pack.activity.write_bytes_per_s, 1: self.pack.activity.network_bytes_per_s}
-        writes, network = t.c.metric.in_(WRITES), t.c.metric.in_(NETWORK)
+        """Per selection of the batch with closed days before ``end``: the newest day with any rollup, the first with
+        writes or network figures, the newest whose writes, and the newest whose network traffic, exceed the pack's
+        thresholds (each added up over the selection's scopes that day). Read from ``usage_days`` (a row a scope and
+        day); one scope a selection reads its rows as they are, several are added up day by day first."""
+        t = usage_days
         key, source, picked = batch.matched(self.conn, t)
-        # one pass over the selections' daily rollups: each day's writes and network added up over the scopes
-        per_day = (
-            select(
-                key.label("k"),
-                t.c.period,
-                func.sum(case((writes, t.c.mean))).label("writes"),
-                func.sum(case((network, t.c.mean))).label("network"),
-                func.count(case((or_(writes, network), 1))).label("acts"),
+        if batch.single:
+            query = self._last_days(key, t.c).select_from(source).where(picked, t.c.period < end).group_by(key)
+        else:
+            per_day = (
+                select(
+                    key.label("k"),
+                    t.c.period,
+                    func.sum(t.c.writes).label("writes"),
+                    func.sum(t.c.network).label("network"),
+                    func.sum(t.c.measured).label("measured"),
+                )
+                .select_from(source)
+                .where(picked, t.c.period < end)
+                .group_by(key, t.c.period)
+                .subquery()
             )
-            .select_from(source)
-            .where(picked, t.c.period < end)
-            .group_by(key, t.c.period)
-            .subquery()
-        )
-        d = per_day.c
-        query = select(
-            d.k,
-            func.max(d.period),
-            func.min(case((d.acts > 0, d.period))),
-            func.max(case((d.writes > limits[0], d.period))),
-            func.max(case((d.network > limits[1], d.period))),
-        ).group_by(d.k)
+            query = self._last_days(per_day.c.k, per_day.c).group_by(per_day.c.k)
         return {batch.index(r[0]): (r[1], r[2], r[3], r[4]) for r in self.conn.execute(query)}
+
+    def _last_days(self, key: ColumnElement[Any], days: Any) -> Select[Any]:
+        """The key, its newest day, first measured day and newest days with writes, and network, above the limits."""
+        activity = self.pack.activity
+        return select(
+            key,
+            func.max(days.period),
+            func.min(case((days.measured > 0, days.period))),
+            func.max(case((days.writes > activity.write_bytes_per_s, days.period))),
+            func.max(case((days.network > activity.network_bytes_per_s, days.period))),
+        )
 
     def _observed_until(self, cloud: str) -> dt.date | None:
         if cloud not in self._observed:

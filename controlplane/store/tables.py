@@ -256,6 +256,25 @@ usage_daily = _rollup_table(
     Column("last_hot_hour", String(32), nullable=True),
 )
 
+# one row a scope and closed UTC+8 day (written with the day's daily rollups, ``usage_rollup.summarise_days``): its
+# group, and its writes and network traffic (received plus sent) added up over the day's means, NULL when not
+# measured; so that when a scope last ran and was last active (Bozhou 26(二)2, 3) and which servers a project had
+# read one row a day, not one a metric and day (``policy.gather``)
+usage_days = Table(
+    "usage_days",
+    metadata,
+    Column("cloud", String(200), primary_key=True),
+    Column("scope_kind", String(32), primary_key=True),
+    Column("scope_id", String(300), primary_key=True),
+    Column("period", String(32), primary_key=True),
+    Column("group_id", String(200), nullable=False),
+    Column("writes", Float, nullable=True),
+    Column("network", Float, nullable=True),
+    Column("measured", Integer, nullable=False),  # its write and network rollups (any: activity is measured)
+    Index("ix_usage_days_period", "period"),
+    Index("ix_usage_days_group", "cloud", "group_id", "period", "scope_id"),
+)
+
 usage_rollup_state = Table(
     "usage_rollup_state",
     metadata,

@@ -59,7 +59,7 @@ from controlplane.runtime import open_runtime
 from controlplane.store import migrate
 from controlplane.store.engine import make_engine
 from controlplane.store.tables import usage_daily, usage_hourly
-from controlplane.usage_rollup import roll_up
+from controlplane.usage_rollup import roll_up, summarise_days
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 KEEP_DIR = Path("/var/tmp/yunguan-policy-bench")  # noqa: S108 - a benchmark's own scratch place
@@ -330,10 +330,13 @@ def load_hourly(url: str, servers: int, metrics: tuple[str, ...]) -> int:
 
 def close_days(engine: Engine, servers: int) -> int:
     """The daily rollups of October from the hourly ones, by the rollup job's own code, then daily write and network
-    figures since July. Returns the daily rows."""
+    figures since July (and the days' summaries of them, as the rollup writes them). Returns the daily rows."""
     with engine.begin() as conn:
         done = roll_up(conn, AFTER)
         write(conn, usage_daily, activity_rows(servers_of(servers)))
+        # the days' summaries again, with the write and network figures written after the rollup
+        first = dt.datetime.combine(ACTIVITY_FROM, dt.time(), tzinfo=CST).astimezone(dt.UTC)
+        summarise_days(conn, first, AFTER)
         rows = int(conn.execute(select(func.count()).select_from(usage_daily)).scalar_one())
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

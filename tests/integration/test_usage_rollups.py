@@ -14,7 +14,7 @@ from usage_data import CLOUD, at, sample, write
 from controlplane.config import UsageSettings
 from controlplane.store import migrate
 from controlplane.store.engine import make_engine
-from controlplane.store.tables import usage_daily, usage_hourly, usage_samples
+from controlplane.store.tables import usage_daily, usage_days, usage_hourly, usage_samples
 from controlplane.usage_rollup import apply_retention, retention_steps, roll_up
 
 
@@ -116,6 +116,37 @@ def test_daily_rollup_is_the_china_standard_time_day_weighted_by_samples(engine:
     november = daily[("s1", "cpu_percent", "2026-10-31T16:00:00.000000Z")]
     assert figures(october) == (40.0, 70.0, 10.0, 3, 0, 0, 0)  # (10 + 2 x 55) / 3, not the mean of hours 32.5
     assert figures(november) == (90.0, 90.0, 90.0, 1, 1, 1, 1)
+
+
+def test_a_closed_day_sums_each_servers_writes_and_network_in_one_row(engine: Engine) -> None:
+    """What the idle rules read of a day: per server its project, its writes (the day's mean) and its network
+    traffic, received plus sent; a server whose writes and network were never measured says so (NULL, 0 measured).
+    Rolling up again (a late sample) replaces the day's rows; retention removes them with the daily rollups."""
+    day = "2026-10-31T0"  # 31 October in Beijing (UTC+8): 08:00-15:59Z of it here
+    write(
+        engine,
+        sample("s1", "disk_write_bytes_per_s", f"{day}2:00:00", 100, project="p-a"),
+        sample("s1", "disk_write_bytes_per_s", f"{day}3:00:00", 300, project="p-a"),
+        sample("s1", "net_rx_bytes_per_s", f"{day}2:00:00", 40, project="p-a"),
+        sample("s1", "net_tx_bytes_per_s", f"{day}2:00:00", 2, project="p-a"),
+        sample("s2", "cpu_percent", f"{day}2:00:00", 10, project="p-b"),
+    )
+    rollup(engine, "2026-11-01T00:00:00")
+    with engine.connect() as conn:
+        found = {r.scope_id: r for r in conn.execute(select(usage_days))}
+    period = "2026-10-30T16:00:00.000000Z"
+    assert {k: (r.period, r.group_id, r.writes, r.network, r.measured) for k, r in found.items()} == {
+        "s1": (period, "p-a", 200.0, 42.0, 3),
+        "s2": (period, "p-b", None, None, 0),
+    }
+    write(engine, sample("s2", "net_tx_bytes_per_s", f"{day}4:00:00", 7, project="p-b"))
+    rollup(engine, "2026-11-01T00:00:00")
+    with engine.connect() as conn:
+        s2 = conn.execute(select(usage_days).where(usage_days.c.scope_id == "s2")).one()
+    assert (s2.network, s2.measured) == (7.0, 1)
+    with engine.begin() as conn:
+        apply_retention(conn, at("2026-10-31T00:00:00") + dt.timedelta(days=1101), UsageSettings())
+        assert conn.execute(select(usage_days)).all() == []
 
 
 def test_not_before_keeps_rollups_whose_raw_samples_are_gone(engine: Engine) -> None:
