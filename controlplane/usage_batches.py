@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import (
@@ -194,32 +195,77 @@ def summaries(
     return found
 
 
+_Parts = dict[tuple[int, str], dict[str, _Part]]  # (selection index, metric) -> scope -> figures
+_Counts = dict[tuple[int, str], tuple[int, None, None]]  # (selection index, metric) -> periods
+
+
 def _parts(
     conn: Connection, t: Table, window: Window, batch: Batch, metrics: Sequence[str], *, days: bool
-) -> tuple[dict[tuple[int, str], dict[str, _Part]], dict[tuple[int, str], tuple[int, None, None]]]:
+) -> tuple[_Parts, _Counts]:
     """Per selection, metric and scope: the scope's figures; and (for selections of one scope) the periods."""
+    return _parts_each(conn, t, [window], batch, metrics, days=days)[0]
+
+
+def _parts_each(
+    conn: Connection, t: Table, windows: Sequence[Window], batch: Batch, metrics: Sequence[str], *, days: bool
+) -> list[tuple[_Parts, _Counts]]:
+    """``_parts`` of each of consecutive windows, in one query: the rows of their span grouped by window too."""
     key, source, picked = batch.matched(conn, t)
-    periods = func.count(distinct(_day_of(t.c.period, window))) if days else func.count()
+    span = Window(windows[0].start, windows[-1].end)
+    periods = func.count(distinct(_day_of(t.c.period, windows[0]))) if days else func.count()
+    # which window a row falls in: the first whose end is after its period
+    which = case(*((t.c.period < format_time(w.end), i) for i, w in enumerate(windows[:-1])), else_=len(windows) - 1)
     query = (
         select(
             key.label("k"),
             t.c.metric,
             t.c.scope_id,
+            (which if len(windows) > 1 else literal(0)).label("w"),
             *scope_figures(t),
             (periods if batch.single else func.count()).label("periods"),
         )
         .select_from(source)
-        .where(picked, t.c.metric.in_(metrics), within(t, window))
-        .group_by(key, t.c.metric, t.c.scope_id)
+        .where(picked, t.c.metric.in_(metrics), within(t, span))
+        .group_by(key, t.c.metric, t.c.scope_id, *((which,) if len(windows) > 1 else ()))
     )
-    parts: dict[tuple[int, str], dict[str, _Part]] = {}
-    counts: dict[tuple[int, str], tuple[int, None, None]] = {}
+    found: list[tuple[_Parts, _Counts]] = [({}, {}) for _ in windows]
     for r in conn.execute(query):
+        parts, counts = found[r.w]
         k = batch.index(r.k)
         part = _Part(number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss))
         parts.setdefault((k, r.metric), {})[r.scope_id] = part
         counts[k, r.metric] = (int(r.periods), None, None)
-    return parts, counts
+    return found
+
+
+def summaries_each(
+    conn: Connection, selections: Sequence[Selection], metrics: Iterable[str], windows: Sequence[Window]
+) -> list[dict[Selection, dict[str, Summary]]]:
+    """``summaries`` for each of the windows (in their order), the same figures. Consecutive windows of closed days
+    (a month's weeks) are read together for the selections of one scope each (servers): one query over their span,
+    grouped by window, not one a window (each of which looked up every server again); other selections and windows
+    are asked window by window."""
+    together = _closed_run(conn, windows)
+    if not together:
+        return [summaries(conn, selections, metrics, w) for w in windows]
+    wanted = sorted(set(metrics))
+    batched, alone = batches(selections)
+    single = [b for b in batched if b.single]
+    rest = [s for b in batched if not b.single for s in b.selections] + alone
+    found = [summaries(conn, rest, wanted, w) if rest else {} for w in windows]
+    for batch in single:
+        for i, (parts, counts) in enumerate(_parts_each(conn, usage_daily, windows, batch, wanted, days=False)):
+            for k, selection in enumerate(batch.selections):
+                found[i][selection] = {m: _combined(m, k, parts, counts.get((k, m)), "day") for m in wanted}
+    return found
+
+
+def _closed_run(conn: Connection, windows: Sequence[Window]) -> bool:
+    """Several consecutive windows of whole days, all of them closed into daily rollups."""
+    if len(windows) < 2 or any(a.end != b.start for a, b in pairwise(windows)):
+        return False
+    span = Window(windows[0].start, windows[-1].end)
+    return all(w.whole_days for w in windows) and rollups_for(conn, span)[0] is usage_daily
 
 
 def _totals(
@@ -352,11 +398,21 @@ def _hot_days(
     """``hours_above`` (k = ``HOT_K``) of a batch of one scope a selection over closed days, from the hour counts of
     the daily rollups (a scope's hours are its own: they add up); into ``found``. Returns the selections left to
     read from the hourly rollups (days rolled up before those counts existed), or None."""
+    return _hot_days_each(conn, batch, metric, [window], [found])[0]
+
+
+def _hot_days_each(
+    conn: Connection, batch: Batch, metric: str, windows: Sequence[Window], found: Sequence[dict[Selection, PeakHours]]
+) -> list[Batch | None]:
+    """``_hot_days`` of each of consecutive windows (into ``found`` of the same index), in one query."""
     d = usage_daily
     key, source, picked = batch.matched(conn, d)
+    which = case(*((d.c.period < format_time(w.end), i) for i, w in enumerate(windows[:-1])), else_=len(windows) - 1)
+    several = len(windows) > 1
     query = (
         select(
             key,
+            (which if several else literal(0)).label("w"),
             func.sum(d.c.hot_hours),
             func.max(case((d.c.hot_hours > 0, 1), else_=0)),
             func.sum(d.c.hours),
@@ -365,18 +421,41 @@ def _hot_days(
             func.count() - func.count(d.c.hours),
         )
         .select_from(source)
-        .where(picked, d.c.metric == metric, within(d, window))
-        .group_by(key)
+        .where(picked, d.c.metric == metric, within(d, Window(windows[0].start, windows[-1].end)))
+        .group_by(key, *((which,) if several else ()))
     )
-    rows = {batch.index(r[0]): r for r in conn.execute(query)}
-    left: list[int] = []
-    for i, selection in enumerate(batch.selections):
-        row = rows.get(i)
-        if row is not None and row[6]:  # a day without the counts: its hours answer
-            left.append(i)
-        else:
-            found[selection] = _peak_hours(row)
-    return batch.subset(left) if left else None
+    rows: dict[tuple[int, int], Any] = {}
+    for r in conn.execute(query):
+        rows[r[1], batch.index(r[0])] = (r[0], *r[2:])
+    lefts: list[Batch | None] = []
+    for w, into in enumerate(found):
+        left: list[int] = []
+        for i, selection in enumerate(batch.selections):
+            row = rows.get((w, i))
+            if row is not None and row[6]:  # a day without the counts: its hours answer
+                left.append(i)
+            else:
+                into[selection] = _peak_hours(row)
+        lefts.append(batch.subset(left) if left else None)
+    return lefts
+
+
+def hours_above_each_window(
+    conn: Connection, selections: Sequence[Selection], metric: str, windows: Sequence[Window], k: int = 3
+) -> list[dict[Selection, PeakHours]]:
+    """``hours_above_each`` for each of the windows (in their order), the same figures. Consecutive windows of closed
+    days are read together from the daily hour counts for the selections of one scope each (``summaries_each``)."""
+    if k != HOT_K or not _closed_run(conn, windows):
+        return [hours_above_each(conn, selections, metric, w, k) for w in windows]
+    batched, alone = batches(selections)
+    single = [b for b in batched if b.single]
+    rest = [s for b in batched if not b.single for s in b.selections] + alone
+    found = [hours_above_each(conn, rest, metric, w, k) if rest else {} for w in windows]
+    for batch in single:
+        for window, into, left in zip(windows, found, _hot_days_each(conn, batch, metric, windows, found), strict=True):
+            if left is not None:  # days rolled up before the hour counts: from their hours
+                into.update(hours_above_each(conn, left.selections, metric, window, k))
+    return found
 
 
 def scopes_seen(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,15 @@ def format_time(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_FIXED_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\Z", re.ASCII)
+
+
 def parse_time(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    """The time ``format_time`` wrote, and only that form (``fromisoformat`` once the form is checked: a month's
+    evaluation parses ~50,000 of them, ``strptime`` took 25 us each)."""
+    if not _FIXED_TIME.match(text):
+        raise ValueError(f"time data {text!r} does not match format '%Y-%m-%dT%H:%M:%S.%fZ'")
+    return dt.datetime.fromisoformat(text)
 
 
 _dump = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -11,6 +11,7 @@ import typer
 
 from controlplane.cli.context import EXIT_CHECK_FAILED, EXIT_INPUT, EXIT_USAGE, CliState, guarded, print_msg, state
 from controlplane.cli.output import Format, emit
+from controlplane.gc_pause import gc_paused
 from controlplane.policy.cases import CaseFileError, read_cases, run_cases
 from controlplane.policy.evaluate import evaluate_run
 from controlplane.policy.explain import explain as explain_pack
@@ -126,13 +127,14 @@ def evaluate(
         raise typer.Exit(EXIT_USAGE) from None
     loaded = _pack(st, pack)
     rt = st.runtime()
-    try:
-        with rt.engine.connect() as conn:
-            facts = facts_from_store(conn, loaded, period, rt.clock)
-    except ValueError as exc:
-        print_msg(st, "policy_month_not_over", month=period.label, why=str(exc))
-        raise typer.Exit(EXIT_USAGE) from None
-    run = evaluate_run(loaded, period, facts.systems)
+    with gc_paused():  # as evaluate_month: many small models, no cycles
+        try:
+            with rt.engine.connect() as conn:
+                facts = facts_from_store(conn, loaded, period, rt.clock)
+        except ValueError as exc:
+            print_msg(st, "policy_month_not_over", month=period.label, why=str(exc))
+            raise typer.Exit(EXIT_USAGE) from None
+        run = evaluate_run(loaded, period, facts.systems)
     table = output is Format.TABLE
     rows = [_row(st, e, table) for e in run.evaluations]
     title = st.t("policy_evaluate_title", pack=loaded.pack, month=period.label)

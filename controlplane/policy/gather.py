@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, case, func, select
+from sqlalchemy import ColumnElement, Connection, Select, case, func, select, text
 
 from controlplane.audit.chain import format_time, parse_time
 from controlplane.clock import CST, Clock, SystemClock
 from controlplane.domain import ApplicationSystem
+from controlplane.gc_pause import gc_paused
 from controlplane.ledger.store import approved_at, history, systems
 from controlplane.periods import add_months
 from controlplane.policy.evaluate import evaluate
@@ -37,7 +38,7 @@ from controlplane.policy.packs import Pack
 from controlplane.policy.rules import IdleRule, base_metrics
 from controlplane.policy.trusted import trusted
 from controlplane.store.tables import usage_daily, usage_days, usage_hourly
-from controlplane.usage_batches import Batch, batches, hours_above_each, scopes_seen, summaries
+from controlplane.usage_batches import Batch, batches, hours_above_each_window, scopes_seen, summaries_each
 from controlplane.usage_query import PeakHours, Selection, Summary, Window, system_selections
 
 ScopeKind = Literal["system", "server", "namespace"]
@@ -85,6 +86,9 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
         raise ValueError(
             f"{period.label} is not over yet (it ends {period.window.end.astimezone(CST):%Y-%m-%d %H:%M} UTC+8)"
         )
+    if conn.dialect.name == "postgresql":
+        # the aggregates group up to ~10^6 rollup rows (4 MB by default): sorted in memory, not in temporary files
+        conn.execute(text("SET LOCAL work_mem = '64MB'"))
     wanted = needs(pack)
     in_force: dict[str, list[tuple[str, str]]] = {}
     for item in approved_at(conn, period.last_day):
@@ -132,8 +136,9 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
 def evaluate_month(conn: Connection, pack: Pack, month: Month | str, clock: Clock | None = None) -> list[Evaluation]:
     """Gather the facts for ``month`` (``2026-10``, UTC+8) and evaluate ``pack`` over them. Writes nothing."""
     period = Month.parse(month) if isinstance(month, str) else month
-    facts = facts_from_store(conn, pack, period, clock or SystemClock())
-    return evaluate(pack, period, facts.systems)
+    with gc_paused():  # ~430,000 models for 10,000 servers, none in a cycle
+        facts = facts_from_store(conn, pack, period, clock or SystemClock())
+        return evaluate(pack, period, facts.systems)
 
 
 class _Reader:
@@ -177,15 +182,22 @@ class _Reader:
         """Read the figures ``wants`` of every selection: each window's summaries, hours above 80% and activity."""
         if not selections or not wants:
             return
-        for label, window, kind in self._windows(wants):
+        for kind in ("month", "week"):  # a month's weeks are read together (``summaries_each``)
+            windows = [(label, window) for label, window, which in self._windows(wants) if which == kind]
+            if not windows:
+                continue
             metrics = wants.month if kind == "month" else wants.week
             hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
             every = {*metrics, *(m for m, _ in hour_rules)}
-            for selection, figures in summaries(self.conn, selections, every, window).items():
-                self._figures[selection, label] = figures
+            spans = [window for _, window in windows]
+            for (label, _), each in zip(windows, summaries_each(self.conn, selections, every, spans), strict=True):
+                for selection, figures in each.items():
+                    self._figures[selection, label] = figures
             for metric, k in hour_rules:
-                for selection, hours in hours_above_each(self.conn, selections, metric, window, k).items():
-                    self._hours[selection, label, metric, k] = hours
+                found = hours_above_each_window(self.conn, selections, metric, spans, k)
+                for (label, _), hours_each in zip(windows, found, strict=True):
+                    for selection, hours in hours_each.items():
+                        self._hours[selection, label, metric, k] = hours
         if wants.activity:
             self._activity.update(self._activities(selections))
 

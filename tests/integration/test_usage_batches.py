@@ -2,7 +2,7 @@
 figures it gets asked alone, on SQLite and PostgreSQL: systems by project (weighted, added up, a server that moved
 between projects, one without a capacity, one with nothing measured), single servers, several servers, selections
 picking by both or by nothing; windows answered from the hourly rollups (hours, whole UTC+8 days) and the daily
-ones; in one query or in many small chunks."""
+ones; in one query or in many small chunks; consecutive windows (a month's weeks) together or one by one."""
 
 from __future__ import annotations
 
@@ -18,9 +18,16 @@ from usage_data import CLOUD, at, sample, write
 from controlplane.audit.chain import format_time
 from controlplane.store import migrate
 from controlplane.store.engine import make_engine
-from controlplane.store.tables import usage_daily, usage_hourly
+from controlplane.store.tables import usage_daily, usage_days, usage_hourly
 from controlplane.usage import UsageSample
-from controlplane.usage_batches import batches, hours_above_each, scopes_seen, summaries
+from controlplane.usage_batches import (
+    batches,
+    hours_above_each,
+    hours_above_each_window,
+    scopes_seen,
+    summaries,
+    summaries_each,
+)
 from controlplane.usage_query import (
     Selection,
     Window,
@@ -109,12 +116,29 @@ def check_all(engine: Engine, selections: tuple[Selection, ...] = SELECTIONS) ->
                 assert {s: figures(h) for s, h in hours.items()} == {
                     s: figures(hours_above(conn, s, "memory_percent", window, k)) for s in selections
                 }, k
-            for t in (usage_hourly, usage_daily):
+            for t in (usage_hourly, usage_daily, usage_days):
                 seen = scopes_seen(conn, t, selections, window)
                 for selection in selections:
                     query = t.select().with_only_columns(t.c.scope_id).where(selection.where(t))
                     query = query.where(t.c.period >= format_time(window.start), t.c.period < format_time(window.end))
                     assert seen.get(selection, set()) == set(conn.execute(query).scalars()), (selection, t.name)
+    # consecutive days (as a month's weeks): together, each window's figures as asked window by window; servers
+    # alone (read together over closed days) and among the other selections
+    days = [Window.days(dt.date(2026, 11, d), dt.date(2026, 11, d + 1)) for d in (19, 20, 21)]
+    servers = tuple(s for s in selections if len(s.scope_ids) == 1 and not s.group_ids)
+    with engine.connect() as conn:
+        for chosen in (selections, servers):
+            each = summaries_each(conn, chosen, METRICS, days)
+            assert [{s: {m: figures(f) for m, f in got.items()} for s, got in one.items()} for one in each] == [
+                {s: {m: figures(f) for m, f in got.items()} for s, got in summaries(conn, chosen, METRICS, d).items()}
+                for d in days
+            ]
+            for k in (1, HOT_K):
+                hours = hours_above_each_window(conn, chosen, "memory_percent", days, k)
+                assert [{s: figures(h) for s, h in one.items()} for one in hours] == [
+                    {s: figures(h) for s, h in hours_above_each(conn, chosen, "memory_percent", d, k).items()}
+                    for d in days
+                ], k
 
 
 def test_many_selections_get_the_figures_each_gets_alone_hourly_and_daily(engine: Engine) -> None:
