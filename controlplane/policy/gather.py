@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -86,9 +88,7 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
         raise ValueError(
             f"{period.label} is not over yet (it ends {period.window.end.astimezone(CST):%Y-%m-%d %H:%M} UTC+8)"
         )
-    if conn.dialect.name == "postgresql":
-        # the aggregates group up to ~10^6 rollup rows (4 MB by default): sorted in memory, not in temporary files
-        conn.execute(text("SET LOCAL work_mem = '64MB'"))
+    _settings(conn)
     wanted = needs(pack)
     in_force: dict[str, list[tuple[str, str]]] = {}
     for item in approved_at(conn, period.last_day):
@@ -104,18 +104,30 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
             continue
         clouds = {cloud for cloud, _ in in_force[system.key]}
         chosen.append((system, department, [s for s in system_selections(conn, system.key) if s.cloud in clouds]))
-    reader = _Reader(conn, pack, period)
+    reader = system_reader = _Reader(conn, pack, period)
     whole = [s for _, _, selections in chosen for s in selections] if wanted["system"] else []
-    members = reader.members([s for _, _, selections in chosen for s in selections]) if wanted["server"] else {}
-    each = [Selection.scope(s.cloud, kind, i) for s, found in members.items() for kind, i in found]
-    reader.read(whole, wanted["system"])
-    reader.read(each, wanted["server"])
+    with ExitStack() as stack:
+        pending: Future[None] | None = None
+        if whole and wanted["server"] and conn.dialect.name == "postgresql":
+            # the systems' figures on a second connection meanwhile: the database works on them while this process
+            # lists the servers and reads theirs (two cores at work, not one)
+            other = stack.enter_context(conn.engine.connect())
+            _settings(other)
+            system_reader = _Reader(other, pack, period)
+            pending = stack.enter_context(ThreadPoolExecutor(1)).submit(system_reader.read, whole, wanted["system"])
+        else:
+            reader.read(whole, wanted["system"])
+        members = reader.members([s for _, _, selections in chosen for s in selections]) if wanted["server"] else {}
+        each = [Selection.scope(s.cloud, kind, i) for s, found in members.items() for kind, i in found]
+        reader.read(each, wanted["server"])
+        if pending is not None:
+            pending.result()
     gathered: list[SystemFacts] = []
     for system, department, selections in chosen:
         scopes: list[ScopeFacts] = []
         for selection in selections:
             if wanted["system"]:
-                scopes.append(reader.scope(selection, "system", system.key, wanted["system"]))
+                scopes.append(system_reader.scope(selection, "system", system.key, wanted["system"]))
             for kind, scope_id in members.get(selection, []):
                 one = Selection.scope(selection.cloud, kind, scope_id)
                 scopes.append(reader.scope(one, kind, scope_id, wanted["server"]))
@@ -131,6 +143,13 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
             )
         )
     return Facts(pack=pack.pack, period=period.label, gathered_at=now, systems=tuple(gathered))
+
+
+def _settings(conn: Connection) -> None:
+    """On PostgreSQL, for the transaction: the aggregates group up to ~10^6 rollup rows (work_mem is 4 MB by
+    default): sorted in memory, not in temporary files."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 def evaluate_month(conn: Connection, pack: Pack, month: Month | str, clock: Clock | None = None) -> list[Evaluation]:
