@@ -117,7 +117,8 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
             pending = stack.enter_context(ThreadPoolExecutor(1)).submit(system_reader.read, whole, wanted["system"])
         else:
             reader.read(whole, wanted["system"])
-        members = reader.members([s for _, _, selections in chosen for s in selections]) if wanted["server"] else {}
+        listed = [s for _, _, selections in chosen for s in selections]
+        members = reader.members(listed, wanted["server"].activity) if wanted["server"] else {}
         each = [Selection.scope(s.cloud, kind, i) for s, found in members.items() for kind, i in found]
         reader.read(each, wanted["server"])
         if pending is not None:
@@ -177,17 +178,26 @@ class _Reader:
         self._activity: dict[Selection, Activity] = {}
         self._labels: dict[tuple[bool, bool], list[tuple[str, Window, str]]] = {}
 
-    def members(self, selections: Sequence[Selection]) -> dict[Selection, list[tuple[ScopeKind, str]]]:
+    def members(
+        self, selections: Sequence[Selection], activity: bool = False
+    ) -> dict[Selection, list[tuple[ScopeKind, str]]]:
         """For each selection, the servers of its projects seen in the lookback (so a stopped one is still listed),
         or its namespaces. Servers are found in the closed days (``usage_days``: a row a server and day), and in the
-        hourly rollups for the days not closed yet (a closed day holds every server its hours held)."""
+        hourly rollups for the days not closed yet (a closed day holds every server its hours held). With
+        ``activity``, the servers' activity is read in the same pass over their days (``_server_days``)."""
         found: dict[Selection, set[str]] = {}
         by_group = [s for s in selections if s.scope_kind != "namespace"]
         newest = self.conn.execute(select(func.max(usage_daily.c.period))).scalar()
         open_from = max(self.lookback, parse_time(newest) + dt.timedelta(days=1)) if newest else self.lookback
-        spans = [(usage_days, self.lookback)] + ([(usage_hourly, open_from)] if open_from < self.end else [])
-        for t, start in spans:
-            for selection, scope_ids in scopes_seen(self.conn, t, by_group, Window(start, self.end)).items():
+        daily = by_group
+        if activity:
+            daily = [s for s in by_group if s.scope_ids or not s.group_ids]
+            self._server_days([s for s in by_group if s not in daily], found)
+        spans = [(usage_days, self.lookback, daily)]
+        if open_from < self.end:
+            spans.append((usage_hourly, open_from, by_group))
+        for t, start, chosen in spans:
+            for selection, scope_ids in scopes_seen(self.conn, t, chosen, Window(start, self.end)).items():
                 found.setdefault(selection, set()).update(scope_ids)
         result: dict[Selection, list[tuple[ScopeKind, str]]] = {}
         for selection in selections:
@@ -196,6 +206,47 @@ class _Reader:
             else:
                 result[selection] = [("server", s) for s in sorted(found.get(selection, ()))]
         return result
+
+    def _server_days(self, selections: Sequence[Selection], found: dict[Selection, set[str]]) -> None:
+        """One pass over the closed days of the servers of the selections' clouds (selections by project): into
+        ``found`` the servers of each selection's projects seen since the lookback, and each server's activity (as
+        ``_activities`` reads it: over its days under any project)."""
+        t, end, lookback = usage_days, format_time(self.end), format_time(self.lookback)
+        for cloud, kind in sorted({(s.cloud, s.scope_kind) for s in selections}):
+            of_group: dict[str, list[Selection]] = {}
+            for selection in selections:
+                if (selection.cloud, selection.scope_kind) == (cloud, kind):
+                    for group in selection.group_ids:
+                        of_group.setdefault(group, []).append(selection)
+            query = (
+                self._last_days(t.c.scope_id, t.c)
+                .add_columns(t.c.group_id)
+                .where(t.c.cloud == cloud, t.c.scope_kind == kind, t.c.period < end)
+                .group_by(t.c.group_id, t.c.scope_id)
+            )
+            days: dict[str, list[str | None]] = {}  # scope -> newest day, first measured, newest writes, network
+            for scope_id, seen, measured, wrote, sent, group in self.conn.execute(query):
+                if seen >= lookback:
+                    for selection in of_group.get(group, ()):
+                        found.setdefault(selection, set()).add(scope_id)
+                have = days.get(scope_id)
+                if have is None:
+                    days[scope_id] = [seen, measured, wrote, sent]
+                    continue  # a server under several projects: its days under each, together
+                have[:] = [
+                    _later(have[0], seen),
+                    _earlier(have[1], measured),
+                    _later(have[2], wrote),
+                    _later(have[3], sent),
+                ]
+            observed = self._observed_until(cloud)
+            for scope_id, (seen, measured, wrote, sent) in days.items():
+                self._activity[Selection.scope(cloud, kind, scope_id)] = _ACTIVITY(
+                    last_seen=_day(seen),
+                    last_active=_day(max((p for p in (wrote, sent) if p is not None), default=None)),
+                    activity_from=_day(measured),
+                    observed_until=observed,
+                )
 
     def read(self, selections: Sequence[Selection], wants: _Needs) -> None:
         """Read the figures ``wants`` of every selection: each window's summaries, hours above 80% and activity."""
@@ -217,8 +268,8 @@ class _Reader:
                 for (label, _), hours_each in zip(windows, found, strict=True):
                     for selection, hours in hours_each.items():
                         self._hours[selection, label, metric, k] = hours
-        if wants.activity:
-            self._activity.update(self._activities(selections))
+        if wants.activity:  # those not read with the servers' listing
+            self._activity.update(self._activities([s for s in selections if s not in self._activity]))
 
     def scope(self, selection: Selection, kind: ScopeKind, scope_id: str, wants: _Needs) -> ScopeFacts:
         windows = {
@@ -335,6 +386,14 @@ _KEPT = ("metric", "mean", "max", "samples", "estimated", "missing", "scopes", "
 
 def _aggregate(got: Summary) -> Aggregate:
     return _AGGREGATE(days=got.periods, **{name: getattr(got, name) for name in _KEPT})
+
+
+def _later(a: str | None, b: str | None) -> str | None:
+    return a if b is None else b if a is None else max(a, b)
+
+
+def _earlier(a: str | None, b: str | None) -> str | None:
+    return a if b is None else b if a is None else min(a, b)
 
 
 def _day(period: str | None) -> dt.date | None:

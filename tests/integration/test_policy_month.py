@@ -202,7 +202,7 @@ def test_servers_idle_more_than_three_months(runtime: Runtime, tmp_path: Path) -
 def test_servers_quiet_since_long_before_the_month(runtime: Runtime, tmp_path: Path) -> None:
     """Bozhou 26(二)2 per server, from a year of daily figures: one writing until 2025-12-14 and quiet since, one
     stopped on 2026-02-10, are idle since those very days; these and the one active every day are measured since
-    2025-11-01."""
+    2025-11-01. A server moved into the system's project is judged on its days in its former project too."""
     start, end = dt.date(2025, 11, 1), dt.date(2026, 10, 31)
     found, facts = bozhou_october(
         runtime,
@@ -212,13 +212,19 @@ def test_servers_quiet_since_long_before_the_month(runtime: Runtime, tmp_path: P
         *daily("vm-quiet", "p-idle", start, end, net_rx_bytes_per_s=100, net_tx_bytes_per_s=100),
         *daily("vm-stopped", "p-idle", start, dt.date(2026, 2, 10), disk_write_bytes_per_s=50_000),
         *daily("vm-busy", "p-busy", start, end, disk_write_bytes_per_s=80_000),
+        # in a project outside the ledger: busy until February, quiet in March; then moved into IDLE-1's project
+        *daily("vm-moved", "p-elsewhere", start, dt.date(2026, 2, 28), disk_write_bytes_per_s=50_000),
+        *daily("vm-moved", "p-elsewhere", dt.date(2026, 3, 1), dt.date(2026, 3, 31), disk_write_bytes_per_s=10),
+        *daily("vm-moved", "p-idle", dt.date(2026, 4, 1), end, disk_write_bytes_per_s=10),
     )
     idle = {e.scope_id: e for e in found if e.rule_id == "bozhou-26-reduce-idle"}
     assert {s: (e.verdict, e.reason) for s, e in idle.items()} == {
         "vm-quiet": (Verdict.FINDING, "no writes or network since 2025-12-15: 321 days > 90"),
         "vm-stopped": (Verdict.FINDING, "no writes or network since 2026-02-11: 263 days > 89"),
         "vm-busy": (Verdict.CLEAR, "no writes or network since 2026-11-01: 0 days not > 92"),
+        "vm-moved": (Verdict.FINDING, "no writes or network since 2026-03-01: 245 days > 89"),
     }
+    assert {e.system for e in found if e.scope_id == "vm-moved"} == {"IDLE-1"}  # listed where it is now
     scopes = {x.id: x.activity for system in facts.systems for x in system.scopes if x.kind == "server"}
     quiet, stopped, busy = scopes["vm-quiet"], scopes["vm-stopped"], scopes["vm-busy"]
     assert quiet is not None and stopped is not None and busy is not None
