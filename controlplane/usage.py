@@ -29,7 +29,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import Field
-from sqlalchemy import Connection, and_, delete, func, insert, select
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 
 from controlplane.audit.chain import format_time, parse_time
 from controlplane.domain import Frozen
@@ -108,11 +108,17 @@ def remember_groups(conn: Connection, cloud: str, groups: Iterable[tuple[str, st
 
 def group_ids_named(conn: Connection, cloud: str, refs: Iterable[str]) -> list[str]:
     """The group ids whose remembered name is one of ``refs`` (project names in a ledger footprint)."""
+    return sorted(group_id for _, group_id in group_ids_by_name(conn, cloud, refs))
+
+
+def group_ids_by_name(conn: Connection, cloud: str, refs: Iterable[str]) -> list[tuple[str, str]]:
+    """(name, group id) of the groups whose remembered name is one of ``refs``."""
     names = sorted(set(refs))
     if not names:
         return []
-    query = select(usage_groups.c.group_id).where(usage_groups.c.cloud == cloud, usage_groups.c.name.in_(names))
-    return sorted(conn.execute(query).scalars())
+    t = usage_groups
+    query = select(t.c.name, t.c.group_id).where(t.c.cloud == cloud, t.c.name.in_(bindparam("names", expanding=True)))
+    return [(r[0], r[1]) for r in conn.execute(query, {"names": names})]
 
 
 def record_sweep(conn: Connection, sweep: SweepResult) -> int:

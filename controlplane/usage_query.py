@@ -19,7 +19,7 @@ are unit-free floats in the metric's own unit (percent 0-100, bytes, cores).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,7 @@ from controlplane.clock import CST
 from controlplane.domain import FootprintKind
 from controlplane.ledger.store import footprints
 from controlplane.store.tables import usage_daily, usage_hourly
-from controlplane.usage import group_ids_named
+from controlplane.usage import group_ids_by_name, group_ids_named
 
 # percent metric -> the capacity its scopes are weighted by when several are summarised together
 WEIGHTS = {"cpu_percent": "vcpus", "memory_percent": "memory_total_bytes", "disk_percent": "disk_total_bytes"}
@@ -109,11 +109,37 @@ def system_selections(conn: Connection, system: str, cloud: str | None = None) -
     for item in footprints(conn, system):
         if cloud is None or item.cloud == cloud:
             refs.setdefault((item.cloud, item.kind), []).append(item.ref)
+    return _selections(refs, lambda where, ids: group_ids_named(conn, where, ids))
+
+
+def every_system_selections(conn: Connection) -> dict[str, list[Selection]]:
+    """``system_selections`` of every system (by code), in three queries whatever their number (the monthly
+    evaluation asks for all of them)."""
+    refs: dict[str, dict[tuple[str, FootprintKind], list[str]]] = {}
+    for item in footprints(conn):
+        refs.setdefault(item.system, {}).setdefault((item.cloud, item.kind), []).append(item.ref)
+    names: dict[str, set[str]] = {}  # cloud -> the project refs that may be names
+    for of_system in refs.values():
+        for (where, kind), ids in of_system.items():
+            if kind is FootprintKind.PROJECT:
+                names.setdefault(where, set()).update(ids)
+    ids_named: dict[tuple[str, str], list[str]] = {}  # (cloud, name) -> group ids
+    for where, wanted in sorted(names.items()):
+        for name, group_id in group_ids_by_name(conn, where, wanted):
+            ids_named.setdefault((where, name), []).append(group_id)
+    return {
+        system: _selections(of_system, lambda where, ids: [g for i in ids for g in ids_named.get((where, i), ())])
+        for system, of_system in refs.items()
+    }
+
+
+def _selections(
+    refs: dict[tuple[str, FootprintKind], list[str]], named: Callable[[str, list[str]], Iterable[str]]
+) -> list[Selection]:
     found: list[Selection] = []
     for (where, kind), ids in sorted(refs.items()):
         if kind is FootprintKind.PROJECT:  # a footprint may name its projects: add the ids those names had
-            named = group_ids_named(conn, where, ids)
-            found.append(Selection(where, "server", group_ids=tuple(sorted({*ids, *named}))))
+            found.append(Selection(where, "server", group_ids=tuple(sorted({*ids, *named(where, ids)}))))
         elif kind is FootprintKind.NAMESPACE:
             found.append(Selection(where, "namespace", scope_ids=tuple(ids)))
     return found

@@ -41,7 +41,7 @@ from controlplane.policy.rules import IdleRule, base_metrics
 from controlplane.policy.trusted import trusted
 from controlplane.store.tables import usage_daily, usage_days, usage_hourly
 from controlplane.usage_batches import Batch, batches, hours_above_each_window, scopes_seen, summaries_each
-from controlplane.usage_query import PeakHours, Selection, Summary, Window, system_selections
+from controlplane.usage_query import PeakHours, Selection, Summary, Window, every_system_selections
 
 ScopeKind = Literal["system", "server", "namespace"]
 _SCOPE, _WINDOW, _AGGREGATE = trusted(ScopeFacts), trusted(WindowFacts), trusted(Aggregate)
@@ -99,11 +99,12 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
         onboarded[item.system.key] = min(day, onboarded.get(item.system.key, day))
     # what each active system is made of on the clouds it is approved on, then every figure at once
     chosen: list[tuple[ApplicationSystem, str, list[Selection]]] = []
+    made_of = every_system_selections(conn)
     for system, department in systems(conn):
         if system.status != "active" or system.key not in in_force:
             continue
         clouds = {cloud for cloud, _ in in_force[system.key]}
-        chosen.append((system, department, [s for s in system_selections(conn, system.key) if s.cloud in clouds]))
+        chosen.append((system, department, [s for s in made_of.get(system.key, []) if s.cloud in clouds]))
     reader = system_reader = _Reader(conn, pack, period)
     whole = [s for _, _, selections in chosen for s in selections] if wanted["system"] else []
     with ExitStack() as stack:
@@ -381,11 +382,18 @@ class _Reader:
         return self._observed[cloud]
 
 
-_KEPT = ("metric", "mean", "max", "samples", "estimated", "missing", "scopes", "unweighted")  # as Summary has them
-
-
 def _aggregate(got: Summary) -> Aggregate:
-    return _AGGREGATE(days=got.periods, **{name: getattr(got, name) for name in _KEPT})
+    return _AGGREGATE(
+        metric=got.metric,
+        mean=got.mean,
+        max=got.max,
+        samples=got.samples,
+        estimated=got.estimated,
+        missing=got.missing,
+        scopes=got.scopes,
+        unweighted=got.unweighted,
+        days=got.periods,
+    )
 
 
 def _later(a: str | None, b: str | None) -> str | None:

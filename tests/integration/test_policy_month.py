@@ -29,7 +29,8 @@ from controlplane.policy.model import Evaluation, Verdict
 from controlplane.policy.packs import load_pack
 from controlplane.runtime import Runtime, open_runtime
 from controlplane.store import tables
-from controlplane.usage import UsageSample
+from controlplane.usage import UsageSample, remember_groups
+from controlplane.usage_query import every_system_selections, system_selections
 from controlplane.usage_rollup import roll_up
 
 OCTOBER = Month(2026, 10)
@@ -271,3 +272,17 @@ def test_policy_evaluate_prints_the_month_and_writes_nothing(
     clock.set(dt.datetime(2026, 10, 20, tzinfo=dt.UTC))
     early = runner.invoke(app, hoist_global_options(["--lang", "en", "policy", "evaluate", "--month", "2026-10"]))
     assert early.exit_code == 2 and "2026-10 is not over yet" in early.stderr
+
+
+def test_every_systems_selections_at_once_are_each_systems_own(runtime: Runtime, tmp_path: Path) -> None:
+    """What the monthly evaluation reads of all systems at once is what each system is made of asked alone: its
+    projects, and the project ids the hypervisors reported under a footprint's project name."""
+    import_ledger(runtime, tmp_path)
+    with runtime.engine.begin() as conn:
+        seen = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+        remember_groups(conn, CLOUD, [("0f3a-idle", "p-idle"), ("77c1-busy", "p-busy"), ("9e9e", "elsewhere")], seen)
+    with runtime.engine.connect() as conn:
+        together = every_system_selections(conn)
+        keys = conn.execute(select(tables.systems.c.key)).scalars().all()
+        assert together == {key: system_selections(conn, key) for key in keys}
+    assert [s.group_ids for s in together["IDLE-1"]] == [("0f3a-idle", "p-idle")]
