@@ -10,7 +10,7 @@ the first and last of those); a day's period is the UTC instant of its midnight 
 is over (and again when late samples change one of its hours), so the daily table holds complete days only; the day
 still running is answered from the hourly rollups. With a day's daily rollups, ``usage_days`` gets one row a scope:
 its group and its writes and network traffic that day (``summarise_days``), what the idle rules and the listing of
-a project's servers read.
+a project's servers read; ``usage_group_days`` the same added up a project.
 
 Every rollup is one ``INSERT ... SELECT ... GROUP BY`` per run of consecutive hours (or per day) after deleting
 what was there, so running it twice changes nothing. Which hours to (re)compute comes from a watermark, the
@@ -33,6 +33,7 @@ from controlplane.config import UsageSettings
 from controlplane.store.tables import (
     usage_daily,
     usage_days,
+    usage_group_days,
     usage_hourly,
     usage_rollup_state,
     usage_samples,
@@ -92,6 +93,16 @@ FROM usage_daily
 WHERE period >= :start AND period < :end
 GROUP BY cloud, scope_kind, scope_id, period
 """  # noqa: S608 - our own constant metric names
+)
+
+_GROUP_DAYS = text(
+    """
+INSERT INTO usage_group_days (cloud, scope_kind, group_id, period, writes, network, measured)
+SELECT cloud, scope_kind, group_id, period, SUM(writes), SUM(network), SUM(measured)
+FROM usage_days
+WHERE period >= :start AND period < :end
+GROUP BY cloud, scope_kind, group_id, period
+"""
 )
 
 
@@ -171,9 +182,11 @@ def roll_up(conn: Connection, until: dt.datetime, not_before: dt.datetime | None
 
 def summarise_days(conn: Connection, start: dt.datetime, end: dt.datetime) -> int:
     """Recompute ``usage_days`` (a scope's day: its group, writes, network) from the daily rollups of the days
-    starting in [start, end); the rows written. ``roll_up`` calls it for the days it closes; call it after writing
-    daily rollups any other way (an import)."""
-    return _recompute(conn, usage_days, _DAYS, [(start, end)])
+    starting in [start, end), and ``usage_group_days`` (the same added up a group) from those; the scopes' rows
+    written. ``roll_up`` calls it for the days it closes; call it after writing daily rollups any other way."""
+    rows = _recompute(conn, usage_days, _DAYS, [(start, end)])
+    _recompute(conn, usage_group_days, _GROUP_DAYS, [(start, end)])
+    return rows
 
 
 def _days_to_roll(conn: Connection, hours: Iterable[dt.datetime], running: dt.datetime) -> list[dt.datetime]:
@@ -240,7 +253,8 @@ def apply_retention(
         oldest = conn.execute(select(func.min(usage_samples.c.time))).scalar()
         if oldest is not None and format_time(parse_time(oldest) + max_span) < raw:
             samples_cut, complete = format_time(parse_time(oldest) + max_span), False
-    conn.execute(delete(usage_days).where(usage_days.c.period < cut(settings.daily_days)))  # the days' summaries
+    for summary in (usage_days, usage_group_days):  # the days' summaries
+        conn.execute(delete(summary).where(summary.c.period < cut(settings.daily_days)))
     return RetentionResult(
         samples=conn.execute(delete(usage_samples).where(usage_samples.c.time < samples_cut)).rowcount,
         hourly=conn.execute(delete(usage_hourly).where(usage_hourly.c.period < cut(settings.hourly_days))).rowcount,

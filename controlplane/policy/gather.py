@@ -39,7 +39,7 @@ from controlplane.policy.model import Evaluation
 from controlplane.policy.packs import Pack
 from controlplane.policy.rules import IdleRule, base_metrics
 from controlplane.policy.trusted import trusted
-from controlplane.store.tables import usage_daily, usage_days, usage_hourly
+from controlplane.store.tables import usage_daily, usage_days, usage_group_days, usage_hourly
 from controlplane.usage_batches import Batch, batches, hours_above_each_window, scopes_seen, summaries_each
 from controlplane.usage_query import PeakHours, Selection, Summary, Window, every_system_selections
 
@@ -339,10 +339,11 @@ class _Reader:
         """Per selection of the batch with closed days before ``end``: the newest day with any rollup, the first with
         writes or network figures, the newest whose writes, and the newest whose network traffic, exceed the pack's
         thresholds (each added up over the selection's scopes that day). Read from ``usage_days`` (a row a scope and
-        day); one scope a selection reads its rows as they are, several are added up day by day first."""
-        t = usage_days
+        day), or for selections by project from ``usage_group_days`` (a row a project and day); one scope or project
+        a selection reads its rows as they are, several are added up day by day first."""
+        t = usage_group_days if batch.by == "group_id" else usage_days
         key, source, picked = batch.matched(self.conn, t)
-        if batch.single:
+        if batch.single or (batch.by == "group_id" and batch.direct):
             query = self._last_days(key, t.c).select_from(source).where(picked, t.c.period < end).group_by(key)
         else:
             per_day = (

@@ -275,6 +275,21 @@ usage_days = Table(
     Index("ix_usage_days_group", "cloud", "group_id", "period", "scope_id"),
 )
 
+# the same a project (group) and day: its servers' writes and network added up (``usage_rollup.summarise_days``), so
+# that a system's activity (its projects' days added up, Bozhou 26(二)3 per system) reads a row a project and day
+usage_group_days = Table(
+    "usage_group_days",
+    metadata,
+    Column("cloud", String(200), primary_key=True),
+    Column("scope_kind", String(32), primary_key=True),
+    Column("group_id", String(200), primary_key=True),
+    Column("period", String(32), primary_key=True),
+    Column("writes", Float, nullable=True),
+    Column("network", Float, nullable=True),
+    Column("measured", Integer, nullable=False),
+    Index("ix_usage_group_days_period", "period"),
+)
+
 usage_rollup_state = Table(
     "usage_rollup_state",
     metadata,

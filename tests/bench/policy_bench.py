@@ -340,7 +340,7 @@ def close_days(engine: Engine, servers: int) -> int:
         rows = int(conn.execute(select(func.count()).select_from(usage_daily)).scalar_one())
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE usage_daily, usage_days"))
+            conn.execute(text("VACUUM ANALYZE usage_daily, usage_days, usage_group_days"))
     print(f"  {done.days} days rolled up ({done.daily_rows:,} rows), {rows:,} daily rows in all", flush=True)
     return rows
 

@@ -9,7 +9,7 @@ from sqlalchemy import column, insert, select, table
 
 from controlplane.store import migrate
 from controlplane.store.engine import make_engine
-from controlplane.store.tables import metadata, usage_days
+from controlplane.store.tables import metadata, usage_days, usage_group_days
 
 
 def test_migrations_build_the_schema_the_code_uses(db_url: str) -> None:
@@ -32,7 +32,7 @@ def test_unmigrated_database_is_refused_with_the_fix(db_url: str) -> None:
     engine.dispose()
 
 
-def test_upgrade_to_0016_summarises_the_days_already_rolled_up(db_url: str) -> None:
+def test_upgrades_0016_0017_summarise_the_days_already_rolled_up(db_url: str) -> None:
     """A store rolled up before 0016 gets each closed day's summary of its daily rollups (what the idle rules read
     since), the same rows the rollup writes for a day it closes."""
     engine = make_engine(db_url)
@@ -55,5 +55,7 @@ def test_upgrade_to_0016_summarises_the_days_already_rolled_up(db_url: str) -> N
             .where(usage_days.c.period == day)
             .order_by(usage_days.c.scope_id)
         ).all()
+        projects = conn.execute(select(usage_group_days.c.group_id, usage_group_days.c.writes)).all()
     engine.dispose()
     assert [tuple(r) for r in found] == [("vm-1", 5.0, 4.0, 3), ("vm-2", None, None, 0)]
+    assert [tuple(r) for r in projects] == [("p-1", 5.0)]  # 0017: the project's day, from those (vm-1 and vm-2)

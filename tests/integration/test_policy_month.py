@@ -200,6 +200,32 @@ def test_servers_idle_more_than_three_months(runtime: Runtime, tmp_path: Path) -
     assert [e.verdict for e in busy] == [Verdict.CLEAR]
 
 
+def test_system_without_business_data_for_a_month_adds_its_servers_up(runtime: Runtime, tmp_path: Path) -> None:
+    """Bozhou 26(二)3 per system: two servers each writing under the pack's 1 KiB/s but together above it until
+    2026-09-20, together under it since, leave the system without business data since 2026-09-21 (41 days, at least a
+    month); the busy system is clear; neither server alone was ever active."""
+    start, end = dt.date(2026, 8, 1), dt.date(2026, 10, 31)
+    found, facts = bozhou_october(
+        runtime,
+        tmp_path,
+        *daily("vm-a", "p-idle", start, dt.date(2026, 9, 20), disk_write_bytes_per_s=600),
+        *daily("vm-b", "p-idle", start, dt.date(2026, 9, 20), disk_write_bytes_per_s=600),
+        *daily("vm-a", "p-idle", dt.date(2026, 9, 21), end, disk_write_bytes_per_s=300),
+        *daily("vm-b", "p-idle", dt.date(2026, 9, 21), end, disk_write_bytes_per_s=300),
+        *daily("vm-busy", "p-busy", start, end, disk_write_bytes_per_s=2_000),
+    )
+    systems = {e.system: e for e in found if e.rule_id == "bozhou-26-reduce-no-business-data"}
+    assert {k: (e.verdict, e.scope_kind, e.reason) for k, e in systems.items() if k in ("IDLE-1", "BUSY-1")} == {
+        "IDLE-1": (Verdict.FINDING, "system", "no writes or network since 2026-09-21: 41 days >= 30"),
+        "BUSY-1": (Verdict.CLEAR, "system", "no writes or network since 2026-11-01: 0 days not >= 30"),
+    }
+    servers = {x.id: x.activity for system in facts.systems for x in system.scopes if x.kind == "server"}
+    assert {k: a.last_active if a else "-" for k, a in servers.items() if k in ("vm-a", "vm-b")} == {
+        "vm-a": None,
+        "vm-b": None,
+    }
+
+
 def test_servers_quiet_since_long_before_the_month(runtime: Runtime, tmp_path: Path) -> None:
     """Bozhou 26(二)2 per server, from a year of daily figures: one writing until 2025-12-14 and quiet since, one
     stopped on 2026-02-10, are idle since those very days; these and the one active every day are measured since

@@ -14,7 +14,7 @@ from usage_data import CLOUD, at, sample, write
 from controlplane.config import UsageSettings
 from controlplane.store import migrate
 from controlplane.store.engine import make_engine
-from controlplane.store.tables import usage_daily, usage_days, usage_hourly, usage_samples
+from controlplane.store.tables import usage_daily, usage_days, usage_group_days, usage_hourly, usage_samples
 from controlplane.usage_rollup import apply_retention, retention_steps, roll_up
 
 
@@ -120,8 +120,9 @@ def test_daily_rollup_is_the_china_standard_time_day_weighted_by_samples(engine:
 
 def test_a_closed_day_sums_each_servers_writes_and_network_in_one_row(engine: Engine) -> None:
     """What the idle rules read of a day: per server its project, its writes (the day's mean) and its network
-    traffic, received plus sent; a server whose writes and network were never measured says so (NULL, 0 measured).
-    Rolling up again (a late sample) replaces the day's rows; retention removes them with the daily rollups."""
+    traffic, received plus sent; a server whose writes and network were never measured says so (NULL, 0 measured);
+    per project the same added up over its servers. Rolling up again (late samples) replaces the day's rows;
+    retention removes them with the daily rollups."""
     day = "2026-10-31T0"  # 31 October in Beijing (UTC+8): 08:00-15:59Z of it here
     write(
         engine,
@@ -139,14 +140,25 @@ def test_a_closed_day_sums_each_servers_writes_and_network_in_one_row(engine: En
         "s1": (period, "p-a", 200.0, 42.0, 3),
         "s2": (period, "p-b", None, None, 0),
     }
+    assert group_days(engine) == {"p-a": (period, 200.0, 42.0, 3), "p-b": (period, None, None, 0)}
     write(engine, sample("s2", "net_tx_bytes_per_s", f"{day}4:00:00", 7, project="p-b"))
     rollup(engine, "2026-11-01T00:00:00")
     with engine.connect() as conn:
         s2 = conn.execute(select(usage_days).where(usage_days.c.scope_id == "s2")).one()
     assert (s2.network, s2.measured) == (7.0, 1)
+    write(engine, sample("s3", "disk_write_bytes_per_s", f"{day}5:00:00", 50, project="p-a"))  # a second in p-a
+    rollup(engine, "2026-11-01T00:00:00")
+    assert group_days(engine) == {"p-a": (period, 250.0, 42.0, 4), "p-b": (period, None, 7.0, 1)}
     with engine.begin() as conn:
         apply_retention(conn, at("2026-10-31T00:00:00") + dt.timedelta(days=1101), UsageSettings())
         assert conn.execute(select(usage_days)).all() == []
+    assert group_days(engine) == {}
+
+
+def group_days(engine: Engine) -> dict[str, tuple[Any, ...]]:
+    with engine.connect() as conn:
+        rows = conn.execute(select(usage_group_days)).all()
+    return {r.group_id: (r.period, r.writes, r.network, r.measured) for r in rows}
 
 
 def test_not_before_keeps_rollups_whose_raw_samples_are_gone(engine: Engine) -> None:
