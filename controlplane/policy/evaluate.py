@@ -18,6 +18,7 @@ import datetime as dt
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from controlplane.clock import CST
 from controlplane.periods import last_day_of_days, last_day_of_months
@@ -64,8 +65,7 @@ class Run:
     skipped: tuple[Skipped, ...]
 
 
-@dataclass(frozen=True)
-class _Checked:
+class _Checked(NamedTuple):  # ~250,000 a month of 10,000 servers: a tuple is the cheapest to make
     met: bool | None
     evidence: tuple[Evidence, ...]
     notes: tuple[str, ...]  # why unknown, or what was found
@@ -197,6 +197,8 @@ def _group(
     coverage: float,
     measured_only: bool,
 ) -> _Checked:
+    if len(conditions) == 1 and not isinstance(conditions[0], ConditionGroup):  # one condition decides alone
+        return _condition(conditions[0], facts, coverage, measured_only)
     parts = [
         _group(c.match, c.conditions, facts, coverage, measured_only)
         if isinstance(c, ConditionGroup)
