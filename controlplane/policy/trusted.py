@@ -24,22 +24,26 @@ def trusted(cls: type[M]) -> Callable[..., M]:
         raise TypeError(f"{cls.__name__} has a post-init, private attributes or extras: validate it")
     fields = cls.__pydantic_fields__
     required = frozenset(name for name, field in fields.items() if field.is_required())
-    known = frozenset(fields)
     factories: dict[str, Callable[[], Any]] = {
         name: field.default_factory  # type: ignore[misc]  # factories of no argument (none takes the data)
         for name, field in fields.items()
         if field.default_factory is not None
     }
-    defaults = {name: field.default for name, field in fields.items() if not field.is_required()}
+    # every field in order, with its default (None for now where it is required or made by a factory)
+    template = {
+        name: None if field.is_required() or name in factories else field.default for name, field in fields.items()
+    }
+    count = len(template)
 
     def build(**values: Any) -> M:
-        if not values.keys() >= required or not values.keys() <= known:
-            missing, unknown = sorted(required - values.keys()), sorted(values.keys() - known)
+        data = template.copy()
+        data.update(values)  # the fields stay in their order
+        if len(data) != count or not values.keys() >= required:  # a name not a field adds one
+            missing, unknown = sorted(required - values.keys()), sorted(values.keys() - template.keys())
             raise TypeError(f"{cls.__name__}: missing {missing}, unknown {unknown}")
-        data = {
-            name: values[name] if name in values else factories[name]() if name in factories else defaults[name]
-            for name in fields
-        }
+        for name, factory in factories.items():
+            if name not in values:
+                data[name] = factory()
         made = cls.__new__(cls)
         _set(made, "__dict__", data)
         _set(made, "__pydantic_fields_set__", set(values))
