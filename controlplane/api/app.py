@@ -101,12 +101,15 @@ def create_app(
     app.add_exception_handler(Replay, replay_response)
     app.include_router(health.router)
     # each router straight under the app, not under a /v1 router of their own: a request is matched against one
-    # level of routers less (FastAPI walks the routes of every level, more than once a request)
+    # level of routers less (FastAPI walks the routes of every level, more than once a request). FastAPI tries the
+    # routes in order, ~3.5 us each: the added routers (the hosting zone's) come first, as vendors' registrations
+    # are the API's busiest writes (they were matched after all ~40 others: ~0.13 ms a request); the paths of the
+    # routers do not overlap, so the order changes nothing else
     problems_of_v1 = problems.responses(400, 401, 403, 404, 409, 422)
-    for module in (ledger, clouds, reconcile, usage, findings, notices, audit, reports, terminations):
-        app.include_router(module.router, prefix=PREFIX, responses=problems_of_v1)
     for extra in load_routers() if routers is None else routers:
         app.include_router(extra, prefix=PREFIX, responses=problems_of_v1)
+    for module in (ledger, clouds, reconcile, usage, findings, notices, audit, reports, terminations):
+        app.include_router(module.router, prefix=PREFIX, responses=problems_of_v1)
     app.add_middleware(RequestMiddleware, ctx=ctx)
     _check(app)
     return app

@@ -119,9 +119,14 @@ class ApiContext:
         return token
 
 
-async def api_context(request: Request) -> ApiContext:
-    """The app's context, as a dependency; async because it does no I/O (FastAPI runs a plain function's dependency
-    in the thread pool: a hand-off per request for nothing)."""
+def context_of(request: Request) -> ApiContext:
+    """The context of the app serving ``request``."""
     ctx = request.app.state.yunguan
     assert isinstance(ctx, ApiContext)
     return ctx
+
+
+async def api_context(request: Request) -> ApiContext:
+    """The app's context, as a dependency; async because it does no I/O (FastAPI runs a plain function's dependency
+    in the thread pool: a hand-off per request for nothing)."""
+    return context_of(request)
