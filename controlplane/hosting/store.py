@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, insert, or_, select
@@ -226,13 +227,22 @@ def _check_position(conn: Connection, vendor: str, position: Position, ignore: i
 
 
 def _write(
-    conn: Connection, statement: Any, params: Any, position: Position, refused: Callable[[], None]
+    conn: Connection,
+    statement: Any,
+    params: Any,
+    position: Position,
+    refused: Callable[[], None],
+    *,
+    savepoint: bool = True,
 ) -> Row[Any] | None:
-    """Run an insert or update in a savepoint: the database's unique and exclusion constraints (triggers on SQLite)
-    refuse a taken serial or rack position, whoever wrote first; ``refused`` (called with the savepoint rolled back,
-    the transaction still usable) raises the conflict naming what is in the way, else it is raised here."""
+    """Run an insert or update: the database's unique and exclusion constraints (triggers on SQLite) refuse a taken
+    serial or rack position, whoever wrote first; ``refused`` (called with the transaction still usable) raises the
+    conflict naming what is in the way, else it is raised here. In a savepoint on PostgreSQL, where a failed
+    statement aborts the whole transaction (``savepoint=False``: the statement does not raise there, as
+    ``register_sql``'s); SQLite undoes only the failed statement (a constraint's and the triggers' ABORT), so there
+    a savepoint would be two more statements a write for nothing."""
     try:
-        with conn.begin_nested():
+        with conn.begin_nested() if savepoint and conn.dialect.name != "sqlite" else nullcontext():
             result = conn.execute(statement, params)
             return result.first() if result.returns_rows else None  # read before the savepoint is released
     except IntegrityError as exc:
@@ -286,7 +296,8 @@ def register(
 ) -> Equipment:
     """Register equipment for a unit. A vendor registers its own; an operator names the vendor.
 
-    One statement checks and inserts (``register_sql``); the row is built from what was inserted, not read back."""
+    One statement checks and inserts (``register_sql``), with no savepoint on either database; the row is built from
+    what was inserted, not read back."""
     _writer(caller)
     vendor = _vendor_for(caller, vendor)
     values = _values(spec) | {
@@ -298,15 +309,25 @@ def register(
         "updated_at": now,
     }
 
-    def refused() -> None:
+    def in_the_way() -> None:
+        """Raise the conflict naming the serial or the device in the way, when one is."""
         if conn.execute(select(eq_t.c.id).where(eq_t.c.vendor == vendor, eq_t.c.serial == spec.serial)).first():
             raise EquipmentConflictError(f"serial {spec.serial!r} is already registered by this vendor", "serial")
         _check_position(conn, vendor, spec.position)
 
-    inserted = _write(conn, register_sql.REGISTER, values, spec.position, refused)
-    if inserted is None:
-        message, field = register_sql.refusal(conn, vendor, spec.unit, spec.system)
-        raise InvalidEquipmentError(message, field)
+    statement = register_sql.statement_for(conn)
+    for _attempt in range(2):
+        inserted = _write(conn, statement, values, spec.position, in_the_way, savepoint=False)
+        if inserted is not None:
+            break
+        unresolved = register_sql.refusal(conn, vendor, spec.unit, spec.system)
+        if unresolved is not None:
+            raise InvalidEquipmentError(*unresolved)
+        in_the_way()  # PostgreSQL inserted nothing on a conflict
+        # what was in the way went (retired or moved) between the insert and the look: once more
+    else:
+        # in the way twice, gone twice by the time it was looked for: a position as _write names one
+        raise EquipmentConflictError(f"rack position {spec.position.label()} is taken", "position")
     at = now.astimezone(dt.UTC)  # as the store gives a time back
     fields = {"id": inserted.id, "system": inserted.system, "retired_on": None, "retire_reason": None}
     item = _from_row(values | fields | {"registered_at": at, "updated_at": at})

@@ -366,7 +366,8 @@ def test_the_same_file_twice_is_stored_once_and_oversize_refused(rt: Runtime, tm
 
 def test_a_conflict_only_the_database_sees_is_still_a_conflict(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another writer's row committed after this one checked: the constraint's refusal becomes the same conflict
-    (field position, or serial), inside a savepoint, so the transaction goes on and can still register elsewhere."""
+    (field position, or serial), and the transaction goes on and can still register elsewhere (SQLite undoes just
+    the refused statement; on PostgreSQL the insert does nothing on a conflict)."""
     register(rt, A, spec("SN-1", 1, 4))
     monkeypatch.setattr(store, "_check_position", lambda *_args, **_kw: None)
     with rt.engine.begin() as conn:
