@@ -105,25 +105,9 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
             continue
         clouds = {cloud for cloud, _ in in_force[system.key]}
         chosen.append((system, department, [s for s in made_of.get(system.key, []) if s.cloud in clouds]))
-    reader = system_reader = _Reader(conn, pack, period)
     whole = [s for _, _, selections in chosen for s in selections] if wanted["system"] else []
-    with ExitStack() as stack:
-        pending: Future[None] | None = None
-        if whole and wanted["server"] and conn.dialect.name == "postgresql":
-            # the systems' figures on a second connection meanwhile: the database works on them while this process
-            # lists the servers and reads theirs (two cores at work, not one)
-            other = stack.enter_context(conn.engine.connect())
-            _settings(other)
-            system_reader = _Reader(other, pack, period)
-            pending = stack.enter_context(ThreadPoolExecutor(1)).submit(system_reader.read, whole, wanted["system"])
-        else:
-            reader.read(whole, wanted["system"])
-        listed = [s for _, _, selections in chosen for s in selections]
-        members = reader.members(listed, wanted["server"].activity) if wanted["server"] else {}
-        each = [Selection.scope(s.cloud, kind, i) for s, found in members.items() for kind, i in found]
-        reader.read(each, wanted["server"])
-        if pending is not None:
-            pending.result()
+    listed = [s for _, _, selections in chosen for s in selections] if wanted["server"] else []
+    reader, system_reader, members = _read(conn, pack, period, whole=whole, listed=listed, wanted=wanted)
     gathered: list[SystemFacts] = []
     for system, department, selections in chosen:
         scopes: list[ScopeFacts] = []
@@ -145,6 +129,48 @@ def facts_from_store(conn: Connection, pack: Pack, period: Month, clock: Clock) 
             )
         )
     return Facts(pack=pack.pack, period=period.label, gathered_at=now, systems=tuple(gathered))
+
+
+def _read(
+    conn: Connection,
+    pack: Pack,
+    period: Month,
+    *,
+    whole: list[Selection],
+    listed: list[Selection],
+    wanted: dict[str, _Needs],
+) -> tuple[_Reader, _Reader, dict[Selection, list[tuple[ScopeKind, str]]]]:
+    """Every figure of the systems (``whole``) and of the servers of ``listed``: the readers holding them (servers',
+    systems') and the servers of each selection. On PostgreSQL, some are read on connections of their own meanwhile:
+    the database works on them while this process handles the rest (two cores at work, not one)."""
+    reader = system_reader = _Reader(conn, pack, period)
+    with ExitStack() as stack:
+        pool = stack.enter_context(ThreadPoolExecutor(2)) if conn.dialect.name == "postgresql" else None
+
+        def aside() -> _Reader:
+            other = stack.enter_context(conn.engine.connect())
+            _settings(other)
+            return _Reader(other, pack, period)
+
+        pending: list[Future[None]] = []
+        if pool is not None and whole and listed:  # the systems' figures, while the servers are read
+            system_reader = aside()
+            pending.append(pool.submit(system_reader.read, whole, wanted["system"]))
+        else:
+            reader.read(whole, wanted["system"])
+        members = reader.members(listed, wanted["server"].activity) if listed else {}
+        each = [Selection.scope(s.cloud, kind, i) for s, found in members.items() for kind, i in found]
+        hours_reader = aside() if pool is not None and wanted["server"].hours else None
+        if pool is not None and hours_reader is not None:  # the servers' hours above 80%, while their figures are
+            pending.append(pool.submit(hours_reader.read, each, wanted["server"], figures=False))
+            reader.read(each, wanted["server"], hours=False)
+        else:
+            reader.read(each, wanted["server"])
+        for done in pending:
+            done.result()
+        if hours_reader is not None:
+            reader.take_hours(hours_reader)
+    return reader, system_reader, members
 
 
 def _settings(conn: Connection) -> None:
@@ -249,8 +275,9 @@ class _Reader:
                     observed_until=observed,
                 )
 
-    def read(self, selections: Sequence[Selection], wants: _Needs) -> None:
-        """Read the figures ``wants`` of every selection: each window's summaries, hours above 80% and activity."""
+    def read(self, selections: Sequence[Selection], wants: _Needs, *, figures: bool = True, hours: bool = True) -> None:
+        """Read the figures ``wants`` of every selection: each window's summaries and activity (``figures``), and
+        hours above 80% (``hours``)."""
         if not selections or not wants:
             return
         for kind in ("month", "week"):  # a month's weeks are read together (``summaries_each``)
@@ -261,16 +288,22 @@ class _Reader:
             hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
             every = {*metrics, *(m for m, _ in hour_rules)}
             spans = [window for _, window in windows]
-            for (label, _), each in zip(windows, summaries_each(self.conn, selections, every, spans), strict=True):
-                for selection, figures in each.items():
-                    self._figures[selection, label] = figures
-            for metric, k in hour_rules:
+            if figures:
+                found_each = summaries_each(self.conn, selections, every, spans)
+                for (label, _), each in zip(windows, found_each, strict=True):
+                    for selection, got in each.items():
+                        self._figures[selection, label] = got
+            for metric, k in hour_rules if hours else ():
                 found = hours_above_each_window(self.conn, selections, metric, spans, k)
                 for (label, _), hours_each in zip(windows, found, strict=True):
-                    for selection, hours in hours_each.items():
-                        self._hours[selection, label, metric, k] = hours
-        if wants.activity:  # those not read with the servers' listing
+                    for selection, peak in hours_each.items():
+                        self._hours[selection, label, metric, k] = peak
+        if figures and wants.activity:  # those not read with the servers' listing
             self._activity.update(self._activities([s for s in selections if s not in self._activity]))
+
+    def take_hours(self, other: _Reader) -> None:
+        """The hours above 80% another reader read (on its own connection)."""
+        self._hours.update(other._hours)
 
     def scope(self, selection: Selection, kind: ScopeKind, scope_id: str, wants: _Needs) -> ScopeFacts:
         windows = {
