@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -144,11 +144,12 @@ def _read(
     systems') and the servers of each selection. On PostgreSQL, some are read on connections of their own meanwhile:
     the database works on them while this process handles the rest (two cores at work, not one)."""
     reader = system_reader = _Reader(conn, pack, period)
-    with ExitStack() as stack:
-        pool = stack.enter_context(ThreadPoolExecutor(2)) if conn.dialect.name == "postgresql" else None
+    postgres = conn.dialect.name == "postgresql"
+    # the connections close after the threads using them are done (the pool's exit waits for them)
+    with ExitStack() as connections, ThreadPoolExecutor(2) if postgres else nullcontext() as pool:
 
         def aside() -> _Reader:
-            other = stack.enter_context(conn.engine.connect())
+            other = connections.enter_context(conn.engine.connect())
             _settings(other)
             return _Reader(other, pack, period)
 
