@@ -283,7 +283,7 @@ def main() -> None:
                     [str(Path(sys.executable).with_name("yunguan")), "--config", str(config), "audit", "verify"],
                     env=env, capture_output=True, text=True, check=False,
                 )  # fmt: skip
-                print(f"audit verify: exit {verify.returncode} {verify.stdout.strip()[-200:]}")
+                print(f"audit verify: exit {verify.returncode} {(verify.stdout + verify.stderr).strip()[-300:]}")
             else:
                 print("equipment registrations: no /v1/equipment route is served yet")
             print(f"resident memory (the agent + each API worker): {server_rss(server.pid)}")
