@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     FromClause,
     Integer,
+    Select,
     String,
     Table,
     and_,
@@ -210,12 +211,26 @@ def _parts_each(
     conn: Connection, t: Table, windows: Sequence[Window], batch: Batch, metrics: Sequence[str], *, days: bool
 ) -> list[tuple[_Parts, _Counts]]:
     """``_parts`` of each of consecutive windows, in one query: the rows of their span grouped by window too."""
+    found: list[tuple[_Parts, _Counts]] = [({}, {}) for _ in windows]
+    for r in conn.execute(_parts_query(conn, t, windows, batch, metrics, days=days)):
+        parts, counts = found[r.w]
+        k = batch.index(r.k)
+        part = _Part(number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss))
+        parts.setdefault((k, r.metric), {})[r.scope_id] = part
+        counts[k, r.metric] = (int(r.periods), None, None)
+    return found
+
+
+def _parts_query(
+    conn: Connection, t: Table, windows: Sequence[Window], batch: Batch, metrics: Sequence[str], *, days: bool
+) -> Select[Any]:
+    """Per selection (``k``), metric, scope and window (``w``, the index in ``windows``): the scope's figures."""
     key, source, picked = batch.matched(conn, t)
     span = Window(windows[0].start, windows[-1].end)
     periods = func.count(distinct(_day_of(t.c.period, windows[0]))) if days else func.count()
     # which window a row falls in: the first whose end is after its period
     which = case(*((t.c.period < format_time(w.end), i) for i, w in enumerate(windows[:-1])), else_=len(windows) - 1)
-    query = (
+    return (
         select(
             key.label("k"),
             t.c.metric,
@@ -228,14 +243,6 @@ def _parts_each(
         .where(picked, t.c.metric.in_(metrics), within(t, span))
         .group_by(key, t.c.metric, t.c.scope_id, *((which,) if len(windows) > 1 else ()))
     )
-    found: list[tuple[_Parts, _Counts]] = [({}, {}) for _ in windows]
-    for r in conn.execute(query):
-        parts, counts = found[r.w]
-        k = batch.index(r.k)
-        part = _Part(number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss))
-        parts.setdefault((k, r.metric), {})[r.scope_id] = part
-        counts[k, r.metric] = (int(r.periods), None, None)
-    return found
 
 
 def summaries_each(
@@ -253,10 +260,18 @@ def summaries_each(
     single = [b for b in batched if b.single]
     rest = [s for b in batched if not b.single for s in b.selections] + alone
     found = [summaries(conn, rest, wanted, w) if rest else {} for w in windows]
+    # one scope a selection: each row is a selection's own figures (what ``_combined`` makes of one scope), and a
+    # selection without rows has none (what it makes of no scope)
+    nothing = {m: Summary(m, None, None, None, 0, 0, 0, 0, 0, 0, "day") for m in wanted}
     for batch in single:
-        for i, (parts, counts) in enumerate(_parts_each(conn, usage_daily, windows, batch, wanted, days=False)):
-            for k, selection in enumerate(batch.selections):
-                found[i][selection] = {m: _combined(m, k, parts, counts.get((k, m)), "day") for m in wanted}
+        own = [[dict(nothing) for _ in batch.selections] for _ in windows]
+        for r in conn.execute(_parts_query(conn, usage_daily, windows, batch, wanted, days=False)):
+            own[r.w][batch.index(r.k)][r.metric] = Summary(
+                r.metric, number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss), 1,
+                int(r.periods), 0, "day",
+            )  # fmt: skip
+        for into, figures in zip(found, own, strict=True):
+            into.update(zip(batch.selections, figures, strict=True))
     return found
 
 
