@@ -225,7 +225,20 @@ def _parts_query(
     conn: Connection, t: Table, windows: Sequence[Window], batch: Batch, metrics: Sequence[str], *, days: bool
 ) -> Select[Any]:
     """Per selection (``k``), metric, scope and window (``w``, the index in ``windows``): the scope's figures."""
-    key, source, picked = batch.matched(conn, t)
+    return _figures_query(t, windows, batch.matched(conn, t), metrics, days=days, single=batch.single)
+
+
+def _figures_query(
+    t: Table,
+    windows: Sequence[Window],
+    matched: tuple[ColumnElement[Any], FromClause, ColumnElement[bool]],
+    metrics: Sequence[str],
+    *,
+    days: bool,
+    single: bool,
+) -> Select[Any]:
+    """The query of ``_parts_query`` for rows told apart, found and picked as ``matched`` says (``Batch.matched``)."""
+    key, source, picked = matched
     span = Window(windows[0].start, windows[-1].end)
     periods = func.count(distinct(_day_of(t.c.period, windows[0]))) if days else func.count()
     # which window a row falls in: the first whose end is after its period
@@ -237,7 +250,7 @@ def _parts_query(
             t.c.scope_id,
             (which if len(windows) > 1 else literal(0)).label("w"),
             *scope_figures(t),
-            (periods if batch.single else func.count()).label("periods"),
+            (periods if single else func.count()).label("periods"),
         )
         .select_from(source)
         .where(picked, t.c.metric.in_(metrics), within(t, span))
@@ -262,7 +275,7 @@ def summaries_each(
     found = [summaries(conn, rest, wanted, w) if rest else {} for w in windows]
     # one scope a selection: each row is a selection's own figures (what ``_combined`` makes of one scope), and a
     # selection without rows has none (what it makes of no scope)
-    nothing = {m: Summary(m, None, None, None, 0, 0, 0, 0, 0, 0, "day") for m in wanted}
+    nothing = {m: no_summary(m) for m in wanted}
     for batch in single:
         own = [[dict(nothing) for _ in batch.selections] for _ in windows]
         for r in conn.execute(_parts_query(conn, usage_daily, windows, batch, wanted, days=False)):
@@ -272,6 +285,61 @@ def summaries_each(
             )  # fmt: skip
         for into, figures in zip(found, own, strict=True):
             into.update(zip(batch.selections, figures, strict=True))
+    return found
+
+
+def no_summary(metric: str) -> Summary:
+    """What ``summary`` says of a selection with no rollup of ``metric`` in a window of closed days."""
+    return Summary(metric, None, None, None, 0, 0, 0, 0, 0, 0, "day")
+
+
+def kind_summaries_each(
+    conn: Connection, cloud: str, kind: str, metrics: Iterable[str], windows: Sequence[Window]
+) -> list[dict[Selection, dict[str, Summary]]] | None:
+    """``summaries_each`` of every scope of ``kind`` in ``cloud`` with rollups in the windows, each its own selection
+    (``Selection.scope``), read without naming them (what the monthly evaluation asks of every server before it has
+    listed them); a scope not there has none in that window (``no_summary``). Only over consecutive windows of closed
+    days: None otherwise."""
+    if not _closed_run(conn, windows):
+        return None
+    t, wanted = usage_daily, sorted(set(metrics))
+    every = and_(t.c.cloud == cloud, t.c.scope_kind == kind)
+    query = _figures_query(t, windows, (t.c.scope_id, t, every), wanted, days=False, single=True)
+    nothing = {m: no_summary(m) for m in wanted}
+    found: list[dict[Selection, dict[str, Summary]]] = [{} for _ in windows]
+    scopes: dict[str, Selection] = {}
+    for r in conn.execute(query):
+        selection = scopes.get(r.k) or scopes.setdefault(r.k, Selection.scope(cloud, kind, r.k))
+        figures = found[r.w].get(selection) or found[r.w].setdefault(selection, dict(nothing))
+        figures[r.metric] = Summary(
+            r.metric, number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss), 1,
+            int(r.periods), 0, "day",
+        )  # fmt: skip
+    return found
+
+
+def kind_hours_each(
+    conn: Connection, cloud: str, kind: str, metric: str, windows: Sequence[Window], *, k: int
+) -> list[dict[Selection, PeakHours]] | None:
+    """``hours_above_each_window`` of every scope of ``kind`` in ``cloud`` with rollups in the windows (as
+    ``kind_summaries_each``); a scope not there had no such hour. Only over consecutive windows of closed days with
+    ``k`` = ``HOT_K`` (None otherwise); a scope with days rolled up before their hour counts were kept is read from its
+    hours in the windows where it has such days."""
+    if k != HOT_K or not _closed_run(conn, windows):
+        return None
+    d = usage_daily
+    query = _hot_query(d.c.scope_id, d, and_(d.c.cloud == cloud, d.c.scope_kind == kind), metric, windows)
+    found: list[dict[Selection, PeakHours]] = [{} for _ in windows]
+    left: list[list[Selection]] = [[] for _ in windows]
+    for row in conn.execute(query):
+        selection = Selection.scope(cloud, kind, row[0])
+        if row[7]:  # a day without the counts: its hours answer
+            left[row[1]].append(selection)
+        else:
+            found[row[1]][selection] = _peak_hours((row[0], *row[2:]))
+    for window, into, hourly in zip(windows, found, left, strict=True):
+        if hourly:
+            into.update(hours_above_each(conn, hourly, metric, window, k))
     return found
 
 
@@ -425,9 +493,31 @@ def _hot_days_each(
     """``_hot_days`` of each of consecutive windows (into ``found`` of the same index), in one query."""
     d = usage_daily
     key, source, picked = batch.matched(conn, d)
+    rows: dict[tuple[int, int], Any] = {}
+    for r in conn.execute(_hot_query(key, source, picked, metric, windows)):
+        rows[r[1], batch.index(r[0])] = (r[0], *r[2:])
+    lefts: list[Batch | None] = []
+    for w, into in enumerate(found):
+        left: list[int] = []
+        for i, selection in enumerate(batch.selections):
+            row = rows.get((w, i))
+            if row is not None and row[6]:  # a day without the counts: its hours answer
+                left.append(i)
+            else:
+                into[selection] = _peak_hours(row)
+        lefts.append(batch.subset(left) if left else None)
+    return lefts
+
+
+def _hot_query(
+    key: ColumnElement[Any], source: FromClause, picked: ColumnElement[bool], metric: str, windows: Sequence[Window]
+) -> Select[Any]:
+    """Per key and window (its index): the daily rollups' hour counts added up (see ``_peak_hours``), and how many
+    days had none (rolled up before they were kept)."""
+    d = usage_daily
     which = case(*((d.c.period < format_time(w.end), i) for i, w in enumerate(windows[:-1])), else_=len(windows) - 1)
     several = len(windows) > 1
-    query = (
+    return (
         select(
             key,
             (which if several else literal(0)).label("w"),
@@ -442,20 +532,6 @@ def _hot_days_each(
         .where(picked, d.c.metric == metric, within(d, Window(windows[0].start, windows[-1].end)))
         .group_by(key, *((which,) if several else ()))
     )
-    rows: dict[tuple[int, int], Any] = {}
-    for r in conn.execute(query):
-        rows[r[1], batch.index(r[0])] = (r[0], *r[2:])
-    lefts: list[Batch | None] = []
-    for w, into in enumerate(found):
-        left: list[int] = []
-        for i, selection in enumerate(batch.selections):
-            row = rows.get((w, i))
-            if row is not None and row[6]:  # a day without the counts: its hours answer
-                left.append(i)
-            else:
-                into[selection] = _peak_hours(row)
-        lefts.append(batch.subset(left) if left else None)
-    return lefts
 
 
 def hours_above_each_window(

@@ -40,12 +40,22 @@ from controlplane.policy.packs import Pack
 from controlplane.policy.rules import IdleRule, base_metrics
 from controlplane.policy.trusted import trusted
 from controlplane.store.tables import usage_daily, usage_days, usage_group_days, usage_hourly
-from controlplane.usage_batches import Batch, batches, hours_above_each_window, scopes_seen, summaries_each
+from controlplane.usage_batches import (
+    Batch,
+    batches,
+    hours_above_each_window,
+    kind_hours_each,
+    kind_summaries_each,
+    no_summary,
+    scopes_seen,
+    summaries_each,
+)
 from controlplane.usage_query import PeakHours, Selection, Summary, Window, every_system_selections
 
 ScopeKind = Literal["system", "server", "namespace"]
 _SCOPE, _WINDOW, _AGGREGATE = trusted(ScopeFacts), trusted(WindowFacts), trusted(Aggregate)
 _HOURS, _ACTIVITY = trusted(HoursAbove), trusted(Activity)
+_NO_HOURS = PeakHours(hours=0, scopes=0, hours_with_data=0, first=None, last=None)
 LOOKBACK_MONTHS = 13  # how far back a server that stopped is still listed (daily rollups are kept ~3 years)
 
 
@@ -159,18 +169,18 @@ def _read(
             pending.append(pool.submit(system_reader.read, whole, wanted["system"]))
         else:
             reader.read(whole, wanted["system"])
+        kinds_reader = None
+        if pool is not None and listed:  # every server's weekly figures, while the servers are listed
+            kinds_reader = aside()
+            kinds = sorted({(s.cloud, "server") for s in listed if s.scope_kind != "namespace"})
+            pending.append(pool.submit(kinds_reader.read_kinds, kinds, wanted["server"]))
         members = reader.members(listed, wanted["server"].activity) if listed else {}
         each = [Selection.scope(s.cloud, kind, i) for s, found in members.items() for kind, i in found]
-        hours_reader = aside() if pool is not None and wanted["server"].hours else None
-        if pool is not None and hours_reader is not None:  # the servers' hours above 80%, while their figures are
-            pending.append(pool.submit(hours_reader.read, each, wanted["server"], figures=False))
-            reader.read(each, wanted["server"], hours=False)
-        else:
-            reader.read(each, wanted["server"])
         for done in pending:
             done.result()
-        if hours_reader is not None:
-            reader.take_hours(hours_reader)
+        if kinds_reader is not None:
+            reader.take(kinds_reader)
+        reader.read(each, wanted["server"])  # what read_kinds did not cover
     return reader, system_reader, members
 
 
@@ -205,6 +215,7 @@ class _Reader:
         self._hours: dict[tuple[Selection, str, str, int], PeakHours] = {}  # (selection, label, metric, k)
         self._activity: dict[Selection, Activity] = {}
         self._labels: dict[tuple[bool, bool], list[tuple[str, Window, str]]] = {}
+        self._covered: set[tuple[str, str, str]] = set()  # (cloud, scope kind, window kind) read by read_kinds
 
     def members(
         self, selections: Sequence[Selection], activity: bool = False
@@ -282,29 +293,72 @@ class _Reader:
         if not selections or not wants:
             return
         for kind in ("month", "week"):  # a month's weeks are read together (``summaries_each``)
-            windows = [(label, window) for label, window, which in self._windows(wants) if which == kind]
+            windows, every, hour_rules = self._group(wants, kind)
             if not windows:
                 continue
-            metrics = wants.month if kind == "month" else wants.week
-            hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
-            every = {*metrics, *(m for m, _ in hour_rules)}
             spans = [window for _, window in windows]
+            read_before = {s for s in selections if (s.cloud, s.scope_kind, kind) in self._covered and _one(s)}
+            self._fill(read_before, windows, every, hour_rules)
+            rest = [s for s in selections if s not in read_before]
             if figures:
-                found_each = summaries_each(self.conn, selections, every, spans)
+                found_each = summaries_each(self.conn, rest, every, spans)
                 for (label, _), each in zip(windows, found_each, strict=True):
                     for selection, got in each.items():
                         self._figures[selection, label] = got
             for metric, k in hour_rules if hours else ():
-                found = hours_above_each_window(self.conn, selections, metric, spans, k)
+                found = hours_above_each_window(self.conn, rest, metric, spans, k)
                 for (label, _), hours_each in zip(windows, found, strict=True):
                     for selection, peak in hours_each.items():
                         self._hours[selection, label, metric, k] = peak
         if figures and wants.activity:  # those not read with the servers' listing
             self._activity.update(self._activities([s for s in selections if s not in self._activity]))
 
-    def take_hours(self, other: _Reader) -> None:
-        """The hours above 80% another reader read (on its own connection)."""
+    def _group(self, wants: _Needs, kind: str) -> tuple[list[tuple[str, Window]], set[str], list[tuple[str, int]]]:
+        """The windows of one kind (month, week) ``wants`` figures of, the metrics, and the hours-above rules."""
+        windows = [(label, window) for label, window, which in self._windows(wants) if which == kind]
+        metrics = wants.month if kind == "month" else wants.week
+        hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
+        return windows, {*metrics, *(m for m, _ in hour_rules)}, hour_rules
+
+    def read_kinds(self, kinds: Sequence[tuple[str, str]], wants: _Needs) -> None:
+        """The figures ``wants`` of every scope of each (cloud, kind), without naming them: over closed weeks of
+        closed days (``kind_summaries_each``), before the servers are listed; ``read`` then reads only the rest."""
+        for cloud, scope_kind in kinds:
+            for kind in ("month", "week"):
+                windows, every, hour_rules = self._group(wants, kind)
+                spans = [window for _, window in windows]
+                figures = kind_summaries_each(self.conn, cloud, scope_kind, every, spans) if windows else None
+                if figures is None:
+                    continue
+                hours = {(m, k): kind_hours_each(self.conn, cloud, scope_kind, m, spans, k=k) for m, k in hour_rules}
+                if any(found is None for found in hours.values()):
+                    continue
+                for (label, _), got in zip(windows, figures, strict=True):
+                    self._figures.update(((selection, label), each) for selection, each in got.items())
+                for (metric, k), found in hours.items():
+                    for (label, _), peaks in zip(windows, found or (), strict=True):
+                        self._hours.update(((selection, label, metric, k), peak) for selection, peak in peaks.items())
+                self._covered.add((cloud, scope_kind, kind))
+
+    def _fill(
+        self,
+        selections: set[Selection],
+        windows: Sequence[tuple[str, Window]],
+        metrics: set[str],
+        hour_rules: Sequence[tuple[str, int]],
+    ) -> None:
+        """For scopes ``read_kinds`` covered but found nothing of: no figures, no hours above."""
+        for selection in selections:
+            for label, _ in windows:
+                self._figures.setdefault((selection, label), {m: no_summary(m) for m in metrics})
+                for metric, k in hour_rules:
+                    self._hours.setdefault((selection, label, metric, k), _NO_HOURS)
+
+    def take(self, other: _Reader) -> None:
+        """What another reader read on its own connection: figures, hours above 80%, what it covered."""
+        self._figures.update(other._figures)
         self._hours.update(other._hours)
+        self._covered |= other._covered
 
     def scope(self, selection: Selection, kind: ScopeKind, scope_id: str, wants: _Needs) -> ScopeFacts:
         windows = {
@@ -429,6 +483,11 @@ def _aggregate(got: Summary) -> Aggregate:
         unweighted=got.unweighted,
         days=got.periods,
     )
+
+
+def _one(selection: Selection) -> bool:
+    """A selection of one scope (``Selection.scope``)."""
+    return len(selection.scope_ids) == 1 and not selection.group_ids
 
 
 def _later(a: str | None, b: str | None) -> str | None:

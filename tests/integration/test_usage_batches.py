@@ -24,6 +24,9 @@ from controlplane.usage_batches import (
     batches,
     hours_above_each,
     hours_above_each_window,
+    kind_hours_each,
+    kind_summaries_each,
+    no_summary,
     scopes_seen,
     summaries,
     summaries_each,
@@ -127,6 +130,15 @@ def check_all(engine: Engine, selections: tuple[Selection, ...] = SELECTIONS) ->
     days = [Window.days(dt.date(2026, 11, d), dt.date(2026, 11, d + 1)) for d in (19, 20, 21)]
     servers = tuple(s for s in selections if len(s.scope_ids) == 1 and not s.group_ids)
     with engine.connect() as conn:
+        kind = kind_summaries_each(conn, CLOUD, "server", METRICS, days)
+        if kind is not None:  # closed days: each server there, as asked by name; one not there has nothing
+            named = summaries_each(conn, servers, METRICS, days)
+            for one_kind, one_named in zip(kind, named, strict=True):
+                for server in servers:
+                    got = one_kind.get(server, {m: no_summary(m) for m in METRICS})
+                    assert {m: figures(f) for m, f in got.items()} == {
+                        m: figures(f) for m, f in one_named[server].items()
+                    }, server
         for chosen in (selections, servers):
             each = summaries_each(conn, chosen, METRICS, days)
             assert [{s: {m: figures(f) for m, f in got.items()} for s, got in one.items()} for one in each] == [
@@ -135,6 +147,12 @@ def check_all(engine: Engine, selections: tuple[Selection, ...] = SELECTIONS) ->
             ]
             for k in (1, HOT_K):
                 hours = hours_above_each_window(conn, chosen, "memory_percent", days, k)
+                if chosen is servers and k == HOT_K:  # every server of the kind, not named: the same for those there
+                    kind_hours = kind_hours_each(conn, CLOUD, "server", "memory_percent", days, k=k)
+                    assert (kind_hours is None) == (kind is None)  # both for closed days only
+                    assert [{s: figures(h) for s, h in one.items() if s in servers} for one in kind_hours or ()] == [
+                        {s: figures(h) for s, h in one.items() if h.hours_with_data} for one in hours if kind_hours
+                    ]
                 assert [{s: figures(h) for s, h in one.items()} for one in hours] == [
                     {s: figures(h) for s, h in hours_above_each(conn, chosen, "memory_percent", d, k).items()}
                     for d in days
@@ -150,6 +168,11 @@ def test_many_selections_get_the_figures_each_gets_alone_hourly_and_daily(engine
     with engine.begin() as conn:
         roll_up(conn, at("2026-12-02T00:00:00"))
     check_all(engine)
+    with engine.connect() as conn:  # the days closed: every server's figures can be read without naming them
+        assert kind_summaries_each(conn, CLOUD, "server", METRICS, [WINDOWS[1], WINDOWS[2]]) is None  # overlapping
+        assert kind_summaries_each(conn, CLOUD, "server", METRICS, [WINDOWS[1], WINDOWS[1]]) is None
+        days = [Window.days(dt.date(2026, 11, 20), dt.date(2026, 11, 21)), WINDOWS[2]]
+        assert kind_summaries_each(conn, CLOUD, "server", METRICS, days) is not None
     hourly = Selection(CLOUD, "server", group_ids=("p-1",))
     with engine.connect() as conn:
         got = summaries(conn, [hourly], ["cpu_percent"], WINDOWS[1])[hourly]["cpu_percent"]
