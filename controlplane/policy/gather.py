@@ -56,6 +56,7 @@ ScopeKind = Literal["system", "server", "namespace"]
 _SCOPE, _WINDOW, _AGGREGATE = trusted(ScopeFacts), trusted(WindowFacts), trusted(Aggregate)
 _HOURS, _ACTIVITY = trusted(HoursAbove), trusted(Activity)
 _NO_HOURS = PeakHours(hours=0, scopes=0, hours_with_data=0, first=None, last=None)
+_Group = tuple[list[tuple[str, Window]], set[str], list[tuple[str, int]]]  # windows, metrics, hours-above rules
 LOOKBACK_MONTHS = 13  # how far back a server that stopped is still listed (daily rollups are kept ~3 years)
 
 
@@ -216,6 +217,7 @@ class _Reader:
         self._activity: dict[Selection, Activity] = {}
         self._labels: dict[tuple[bool, bool], list[tuple[str, Window, str]]] = {}
         self._covered: set[tuple[str, str, str]] = set()  # (cloud, scope kind, window kind) read by read_kinds
+        self._groups: dict[tuple[int, str], tuple[_Needs, _Group]] = {}
 
     def members(
         self, selections: Sequence[Selection], activity: bool = False
@@ -313,12 +315,18 @@ class _Reader:
         if figures and wants.activity:  # those not read with the servers' listing
             self._activity.update(self._activities([s for s in selections if s not in self._activity]))
 
-    def _group(self, wants: _Needs, kind: str) -> tuple[list[tuple[str, Window]], set[str], list[tuple[str, int]]]:
-        """The windows of one kind (month, week) ``wants`` figures of, the metrics, and the hours-above rules."""
+    def _group(self, wants: _Needs, kind: str) -> _Group:
+        """The windows of one kind (month, week) ``wants`` figures of, the metrics, and the hours-above rules (worked
+        out once: asked for every window of every scope)."""
+        known = self._groups.get((id(wants), kind))
+        if known is not None and known[0] is wants:
+            return known[1]
         windows = [(label, window) for label, window, which in self._windows(wants) if which == kind]
         metrics = wants.month if kind == "month" else wants.week
         hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
-        return windows, {*metrics, *(m for m, _ in hour_rules)}, hour_rules
+        found = windows, {*metrics, *(m for m, _ in hour_rules)}, hour_rules
+        self._groups[id(wants), kind] = (wants, found)
+        return found
 
     def read_kinds(self, kinds: Sequence[tuple[str, str]], wants: _Needs) -> None:
         """The figures ``wants`` of every scope of each (cloud, kind), without naming them: over closed weeks of
@@ -348,9 +356,11 @@ class _Reader:
         hour_rules: Sequence[tuple[str, int]],
     ) -> None:
         """For scopes ``read_kinds`` covered but found nothing of: no figures, no hours above."""
+        nothing = {m: no_summary(m) for m in metrics}
         for selection in selections:
             for label, _ in windows:
-                self._figures.setdefault((selection, label), {m: no_summary(m) for m in metrics})
+                if (selection, label) not in self._figures:
+                    self._figures[selection, label] = dict(nothing)
                 for metric, k in hour_rules:
                     self._hours.setdefault((selection, label, metric, k), _NO_HOURS)
 
@@ -380,10 +390,9 @@ class _Reader:
         return self._labels[month, week]
 
     def _window(self, selection: Selection, label: str, window: Window, wants: _Needs, kind: str) -> WindowFacts:
-        metrics = wants.month if kind == "month" else wants.week
-        hour_rules = sorted((m, k) for w, m, k in wants.hours if w == kind)
+        _, every, hour_rules = self._group(wants, kind)
         figures = self._figures[selection, label]
-        aggregates = {m: _aggregate(figures[m]) for m in sorted({*metrics, *(m for m, _ in hour_rules)})}
+        aggregates = {m: _aggregate(figures[m]) for m in sorted(every)}
         hours = []
         for metric, k in hour_rules:
             found = self._hours[selection, label, metric, k]
