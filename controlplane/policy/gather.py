@@ -289,9 +289,9 @@ class _Reader:
                     observed_until=observed,
                 )
 
-    def read(self, selections: Sequence[Selection], wants: _Needs, *, figures: bool = True, hours: bool = True) -> None:
-        """Read the figures ``wants`` of every selection: each window's summaries and activity (``figures``), and
-        hours above 80% (``hours``)."""
+    def read(self, selections: Sequence[Selection], wants: _Needs) -> None:
+        """Read the figures ``wants`` of every selection: each window's summaries, hours above 80% and activity; what
+        ``read_kinds`` already read of a scope is not read again (found nothing there: none)."""
         if not selections or not wants:
             return
         for kind in ("month", "week"):  # a month's weeks are read together (``summaries_each``)
@@ -302,17 +302,15 @@ class _Reader:
             read_before = {s for s in selections if (s.cloud, s.scope_kind, kind) in self._covered and _one(s)}
             self._fill(read_before, windows, every, hour_rules)
             rest = [s for s in selections if s not in read_before]
-            if figures:
-                found_each = summaries_each(self.conn, rest, every, spans)
-                for (label, _), each in zip(windows, found_each, strict=True):
-                    for selection, got in each.items():
-                        self._figures[selection, label] = got
-            for metric, k in hour_rules if hours else ():
+            for (label, _), each in zip(windows, summaries_each(self.conn, rest, every, spans), strict=True):
+                for selection, got in each.items():
+                    self._figures[selection, label] = got
+            for metric, k in hour_rules:
                 found = hours_above_each_window(self.conn, rest, metric, spans, k)
                 for (label, _), hours_each in zip(windows, found, strict=True):
                     for selection, peak in hours_each.items():
                         self._hours[selection, label, metric, k] = peak
-        if figures and wants.activity:  # those not read with the servers' listing
+        if wants.activity:  # those not read with the servers' listing
             self._activity.update(self._activities([s for s in selections if s not in self._activity]))
 
     def _group(self, wants: _Needs, kind: str) -> _Group:
