@@ -279,13 +279,19 @@ def summaries_each(
     for batch in single:
         own = [[dict(nothing) for _ in batch.selections] for _ in windows]
         for r in conn.execute(_parts_query(conn, usage_daily, windows, batch, wanted, days=False)):
-            own[r.w][batch.index(r.k)][r.metric] = Summary(
-                r.metric, number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss), 1,
-                int(r.periods), 0, "day",
-            )  # fmt: skip
+            own[r.w][batch.index(r.k)][r.metric] = _own_summary(r)
         for into, figures in zip(found, own, strict=True):
             into.update(zip(batch.selections, figures, strict=True))
     return found
+
+
+def _own_summary(r: Any) -> Summary:
+    """A row of ``_figures_query`` over daily rollups for one scope: that scope's summary (what ``_combined`` makes of
+    one scope)."""
+    return Summary(
+        r.metric, number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss), 1,
+        int(r.periods), 0, "day",
+    )  # fmt: skip
 
 
 def no_summary(metric: str) -> Summary:
@@ -311,10 +317,7 @@ def kind_summaries_each(
     for r in conn.execute(query):
         selection = scopes.get(r.k) or scopes.setdefault(r.k, Selection.scope(cloud, kind, r.k))
         figures = found[r.w].get(selection) or found[r.w].setdefault(selection, dict(nothing))
-        figures[r.metric] = Summary(
-            r.metric, number(r.mean), number(r.max), number(r.min), int(r.n), int(r.est), int(r.miss), 1,
-            int(r.periods), 0, "day",
-        )  # fmt: skip
+        figures[r.metric] = _own_summary(r)
     return found
 
 

@@ -282,11 +282,8 @@ class _Reader:
                 ]
             observed = self._observed_until(cloud)
             for scope_id, (seen, measured, wrote, sent) in days.items():
-                self._activity[Selection.scope(cloud, kind, scope_id)] = _ACTIVITY(
-                    last_seen=_day(seen),
-                    last_active=_day(max((p for p in (wrote, sent) if p is not None), default=None)),
-                    activity_from=_day(measured),
-                    observed_until=observed,
+                self._activity[Selection.scope(cloud, kind, scope_id)] = _activity(
+                    seen, measured, wrote, sent, observed
                 )
 
     def read(self, selections: Sequence[Selection], wants: _Needs) -> None:
@@ -420,12 +417,8 @@ class _Reader:
             rows = self._activity_rows(batch, format_time(self.end))
             for i, selection in enumerate(batch.selections):
                 seen_at, measured_from, wrote, sent = rows.get(i, (None,) * 4)
-                found[selection] = _ACTIVITY(
-                    last_seen=_day(seen_at),
-                    last_active=_day(max((p for p in (wrote, sent) if p is not None), default=None)),
-                    activity_from=_day(measured_from),
-                    observed_until=self._observed_until(selection.cloud),
-                )
+                observed = self._observed_until(selection.cloud)
+                found[selection] = _activity(seen_at, measured_from, wrote, sent, observed)
         return found
 
     def _activity_rows(
@@ -489,6 +482,19 @@ def _aggregate(got: Summary) -> Aggregate:
         scopes=got.scopes,
         unweighted=got.unweighted,
         days=got.periods,
+    )
+
+
+def _activity(
+    seen: str | None, measured: str | None, wrote: str | None, sent: str | None, observed: dt.date | None
+) -> Activity:
+    """Activity from a scope's newest day, first measured day and newest days with writes and with network above the
+    pack's limits (daily periods)."""
+    return _ACTIVITY(
+        last_seen=_day(seen),
+        last_active=_day(_later(wrote, sent)),
+        activity_from=_day(measured),
+        observed_until=observed,
     )
 
 
